@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CorelibConfig(AppConfig):
+    name = "corelib"
+    verbose_name = "Core infrastructure"

@@ -1,0 +1,106 @@
+"""Logging: one compact line format and where each logger writes.
+
+Format (in the spirit of seed 001): a one-letter level marker, the time, the
+source path relative to the project, the line, the message. Tracebacks keep
+the project's own frames and drop the ones inside the virtualenv, which are
+rarely what needs fixing and bury the frame that is.
+"""
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+LEVEL_MARKERS = {
+    logging.DEBUG: "D",
+    logging.INFO: "I",
+    logging.WARNING: "W",
+    logging.ERROR: "E",
+    logging.CRITICAL: "C",
+}
+
+_VENV_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, sys.prefix + os.sep)
+
+
+class ProjectFormatter(logging.Formatter):
+    """`[I 2026-11-23 12:00:00,123 apps/boards/views.py:42] message`."""
+
+    def __init__(self, base_dir: str | Path | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.base_dir = str(Path(base_dir or Path.cwd()).resolve()) + os.sep
+
+    def relative_path(self, pathname: str) -> str:
+        if pathname.startswith(self.base_dir):
+            return pathname[len(self.base_dir) :]
+        for marker in (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep):
+            if marker in pathname:
+                return pathname.split(marker, 1)[1]
+        return pathname
+
+    def format(self, record: logging.LogRecord) -> str:
+        marker = LEVEL_MARKERS.get(record.levelno, record.levelname[:1])
+        head = f"[{marker} {self.formatTime(record)} {self.relative_path(record.pathname)}:{record.lineno}]"
+        text = f"{head} {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            text += "\n" + self.formatStack(record.stack_info)
+        return text
+
+    def formatException(self, exc_info) -> str:  # noqa: N802 (logging's name)
+        _, exc, tb = exc_info
+        frames = [frame for frame in traceback.extract_tb(tb) if not self._is_venv_frame(frame.filename)]
+        lines = ["Traceback (most recent call last, virtualenv frames hidden):"]
+        for frame in frames:
+            lines.append(f'  File "{self.relative_path(frame.filename)}", line {frame.lineno}, in {frame.name}')
+            if frame.line:
+                lines.append(f"    {frame.line}")
+        lines.extend(line.rstrip("\n") for line in traceback.format_exception_only(type(exc), exc))
+        return "\n".join(lines)
+
+    def _is_venv_frame(self, filename: str) -> bool:
+        return any(marker in filename for marker in _VENV_MARKERS) and not filename.startswith(self.base_dir + "apps")
+
+
+def _file_handler(path: Path) -> dict:
+    # Several processes (Gunicorn workers, ten RQ workers) write the same file:
+    # a lock-coordinated rotating handler keeps rotation from losing lines.
+    return {
+        "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
+        "filename": str(path),
+        "maxBytes": 50 * 1024 * 1024,
+        "backupCount": 10,
+        "encoding": "utf-8",
+        "formatter": "project",
+        "use_gzip": False,
+    }
+
+
+def build_logging(log_dir: Path, level: str, console: bool, base_dir: Path) -> dict:
+    """The LOGGING dict: app.log for the app, rq.log for RQ and the scheduler."""
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    app_handlers = ["app"] + (["console"] if console else [])
+    rq_handlers = ["rq"] + (["console"] if console else [])
+    handlers = {"app": _file_handler(log_dir / "app.log"), "rq": _file_handler(log_dir / "rq.log")}
+    if console:
+        handlers["console"] = {"class": "logging.StreamHandler", "formatter": "project"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"project": {"()": ProjectFormatter, "base_dir": str(base_dir)}},
+        "handlers": handlers,
+        "root": {"handlers": app_handlers, "level": level},
+        "loggers": {
+            # Each named logger writes once, to its own handlers, and stops there.
+            "django": {"handlers": app_handlers, "level": level, "propagate": False},
+            "django.request": {"handlers": app_handlers, "level": "WARNING", "propagate": False},
+            "django.server": {"handlers": app_handlers, "level": "WARNING", "propagate": False},
+            "rq": {"handlers": rq_handlers, "level": level, "propagate": False},
+            "rq.worker": {"handlers": rq_handlers, "level": level, "propagate": False},
+            "rq_scheduler": {"handlers": rq_handlers, "level": level, "propagate": False},
+            "corelib.rq": {"handlers": rq_handlers, "level": level, "propagate": False},
+            "jobs": {"handlers": rq_handlers, "level": level, "propagate": False},
+        },
+    }

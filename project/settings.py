@@ -1,0 +1,198 @@
+"""Base settings shared by every environment.
+
+Environment modules (settings_debug, settings_test, settings_master) star-import
+this one and override only what differs. Everything that varies per machine is
+read from the environment; an untracked `.env` at the project root is read first
+and the real environment wins over it.
+"""
+
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from corelib.env import env_bool, env_float, env_int, env_list, env_str
+from corelib.logging import build_logging
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env", override=False)
+
+ENVIRONMENT = "base"
+SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-change-me")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "corelib",
+    "apps.accounts",
+    "apps.boards",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------
+# Two aliases: `default` holds the business data (production MySQL), `admin`
+# holds Django's own tables (the test environment's database). See corelib.router.
+
+DB_SSL_DISABLED = env_bool("DB_SSL_DISABLED", False)
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+
+
+def mysql_alias(prefix: str, default_name: str, password: str) -> dict:
+    """A MySQL/MariaDB alias read from PREFIX_HOST, PREFIX_PORT, PREFIX_NAME, PREFIX_USER."""
+    options = {
+        "charset": "utf8mb4",
+        "init_command": (
+            "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci, "
+            "sql_mode='STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+        ),
+        "connect_timeout": DB_CONNECT_TIMEOUT,
+    }
+    if DB_SSL_DISABLED:
+        # Only where the network is trusted (loopback, private link): PyMySQL
+        # otherwise builds an SSL context on every connect (~22 ms of CPU).
+        options["ssl_disabled"] = True
+    name = env_str(f"{prefix}_NAME", default_name)
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": env_str(f"{prefix}_HOST", "127.0.0.1"),
+        "PORT": env_int(f"{prefix}_PORT", 3306),
+        "NAME": name,
+        "USER": env_str(f"{prefix}_USER", "root"),
+        "PASSWORD": password,
+        # Persistent connections leak under gevent (one per greenlet): keep 0.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": options,
+        "TEST": {
+            "NAME": f"test_{name}",
+            "CHARSET": "utf8mb4",
+            "COLLATION": "utf8mb4_unicode_ci",
+        },
+    }
+
+
+def sqlite_alias(path: Path) -> dict:
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+
+
+DATABASES: dict = {}
+DATABASE_ROUTERS = ["corelib.router.AppsRouter"]
+# App label -> alias. Unlisted apps live on `default`.
+DATABASE_APPS_MAPPING = {
+    "admin": "admin",
+    "auth": "admin",
+    "contenttypes": "admin",
+    "sessions": "admin",
+    "django_rq": "admin",
+}
+# Aliases whose schema a DBA applies by hand: the ORM runs no DDL there.
+DBA_MANAGED_DATABASES: list[str] = []
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, locks, rate limits, queues ------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "mp")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5),
+            "SOCKET_TIMEOUT": env_float("REDIS_TIMEOUT", 0.5),
+            "CONNECTION_POOL_KWARGS": {"max_connections": env_int("REDIS_POOL_SIZE", 50, minimum=1)},
+        },
+    }
+}
+
+RQ_QUEUES = {
+    name: {"URL": env_str("RQ_REDIS_URL", REDIS_URL), "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (("high", 60), ("default", 180), ("low", 600))
+}
+RQ = {"WORKER_CLASS": "corelib.rq.SentryWorker"}
+
+# --- Sessions, static, i18n --------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static")))
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Proxies -------------------------------------------------------------------
+# X-Forwarded-For is believed only when the direct peer is one of these.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+
+# --- WeChat ----------------------------------------------------------------------
+WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
+WECHAT_CONNECT_TIMEOUT = env_float("WECHAT_CONNECT_TIMEOUT", 2.0)
+WECHAT_READ_TIMEOUT = env_float("WECHAT_READ_TIMEOUT", 5.0)
+# "appid:secret,appid:secret": mini-programs synced into the database at deploy.
+WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "")
+
+# --- Logging and errors ------------------------------------------------------------
+LOG_DIR = Path(env_str("LOG_DIR", str(BASE_DIR / "logs")))
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_TO_CONSOLE = env_bool("LOG_TO_CONSOLE", False)
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+RELEASE = env_str("RELEASE", "")
+
+
+def finish_settings(namespace: dict) -> None:
+    """Derive what depends on an environment module's final values.
+
+    Each environment module calls this last, with its globals().
+    """
+    from corelib.sentry import init_sentry
+
+    namespace["LOGGING"] = build_logging(
+        log_dir=namespace["LOG_DIR"],
+        level=namespace["LOG_LEVEL"],
+        console=namespace["LOG_TO_CONSOLE"],
+        base_dir=namespace["BASE_DIR"],
+    )
+    init_sentry(namespace["SENTRY_DSN"], namespace["ENVIRONMENT"], namespace["RELEASE"])

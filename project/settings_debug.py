@@ -1,0 +1,36 @@
+"""Local development: DEBUG on, and an embedded default.
+
+With no DB_HOST configured both aliases are SQLite files under var/, so the
+service runs on a fresh machine with nothing but a Redis server (which
+`make run` starts privately when none answers).
+"""
+
+import os
+
+from corelib.env import env_list, env_str
+from project.settings import *  # noqa: F403
+from project.settings import BASE_DIR, finish_settings, mysql_alias, sqlite_alias
+
+ENVIRONMENT = "debug"
+DEBUG = True
+LOG_TO_CONSOLE = True
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+if os.environ.get("DB_HOST"):
+    DATABASES = {
+        "default": mysql_alias("DB", "miniprogram", os.environ.get("DB_PASSWORD", "")),
+        "admin": mysql_alias("ADMIN_DB", "miniprogram_admin", os.environ.get("ADMIN_DB_PASSWORD", "")),
+    }
+else:
+    DATABASES = {
+        "default": sqlite_alias(VAR_DIR / "business.sqlite3"),
+        "admin": sqlite_alias(VAR_DIR / "admin.sqlite3"),
+    }
+
+# A demo mini-program so that login works offline against the WeChat stand-in.
+WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "wxdemo0000000001:demo-secret-1,wxdemo0000000002:demo-secret-2")
+
+finish_settings(globals())
