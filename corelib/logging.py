@@ -20,7 +20,8 @@ LEVEL_MARKERS = {
     logging.CRITICAL: "C",
 }
 
-_VENV_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, sys.prefix + os.sep)
+_PACKAGE_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+_VENV_PREFIX = sys.prefix + os.sep if sys.prefix != sys.base_prefix else None
 
 
 class ProjectFormatter(logging.Formatter):
@@ -31,11 +32,11 @@ class ProjectFormatter(logging.Formatter):
         self.base_dir = str(Path(base_dir or Path.cwd()).resolve()) + os.sep
 
     def relative_path(self, pathname: str) -> str:
-        if pathname.startswith(self.base_dir):
-            return pathname[len(self.base_dir) :]
-        for marker in (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep):
+        for marker in _PACKAGE_DIRS:
             if marker in pathname:
                 return pathname.split(marker, 1)[1]
+        if pathname.startswith(self.base_dir):
+            return pathname[len(self.base_dir) :]
         return pathname
 
     def format(self, record: logging.LogRecord) -> str:
@@ -59,8 +60,11 @@ class ProjectFormatter(logging.Formatter):
         lines.extend(line.rstrip("\n") for line in traceback.format_exception_only(type(exc), exc))
         return "\n".join(lines)
 
-    def _is_venv_frame(self, filename: str) -> bool:
-        return any(marker in filename for marker in _VENV_MARKERS) and not filename.startswith(self.base_dir + "apps")
+    @staticmethod
+    def _is_venv_frame(filename: str) -> bool:
+        if _VENV_PREFIX and filename.startswith(_VENV_PREFIX):
+            return True
+        return any(marker in filename for marker in _PACKAGE_DIRS)
 
 
 def _file_handler(path: Path) -> dict:

@@ -8,9 +8,24 @@ join or constrain across them), and the ORM runs no DDL on an alias listed in
 `DBA_MANAGED_DATABASES`: a DBA applies that schema (`manage.py schema_sql`).
 """
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.conf import settings
 
 BUSINESS_ALIAS = "default"
+# True while `schema_sql` renders migrations to text: nothing is executed then.
+_rendering_sql: ContextVar[bool] = ContextVar("rendering_sql", default=False)
+
+
+@contextmanager
+def rendering_sql_for_dba():
+    """Let migrations render their DDL for a DBA-managed alias, without running it."""
+    token = _rendering_sql.set(True)
+    try:
+        yield
+    finally:
+        _rendering_sql.reset(token)
 
 
 def alias_for_app(app_label: str) -> str:
@@ -28,6 +43,6 @@ class AppsRouter:
         return alias_for_app(obj1._meta.app_label) == alias_for_app(obj2._meta.app_label)
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
-        if db in settings.DBA_MANAGED_DATABASES:
+        if db in settings.DBA_MANAGED_DATABASES and not _rendering_sql.get():
             return False
         return db == alias_for_app(app_label)

@@ -3,7 +3,7 @@
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
-from corelib.router import alias_for_app
+from corelib.router import alias_for_app, rendering_sql_for_dba
 
 
 def pending_migrations(alias: str) -> list:
@@ -26,7 +26,7 @@ def migration_sql(alias: str, migrations: list) -> list[str]:
     for migration in migrations:
         statements.append(f"-- {migration.app_label}.{migration.name}")
         state = executor.loader.project_state((migration.app_label, migration.name), at_end=False)
-        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+        with rendering_sql_for_dba(), connection.schema_editor(collect_sql=True, atomic=False) as editor:
             migration.apply(state, editor, collect_sql=True)
         statements.extend(editor.collected_sql)
         # Names come from this repository's migration files, not from user input.

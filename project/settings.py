@@ -6,6 +6,7 @@ read from the environment; an untracked `.env` at the project root is read first
 and the real environment wins over it.
 """
 
+import os
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -14,7 +15,8 @@ from corelib.env import env_bool, env_float, env_int, env_list, env_str
 from corelib.logging import build_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env", override=False)
+# ENV_FILE points elsewhere for tests; the real environment always wins over the file.
+load_dotenv(os.environ.get("ENV_FILE", BASE_DIR / ".env"), override=False)
 
 ENVIRONMENT = "base"
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-change-me")

@@ -1,7 +1,7 @@
 """Give each test run its own databases and its own Redis database.
 
-Loaded with `-p tests.isolation` so it runs before pytest-django reads the
-settings. A run never touches data it did not create: MySQL databases get a
+Loaded with `-p tests.isolation`; it sets the environment when imported, which
+is before pytest-django reads the settings. A run never touches data it did not create: MySQL databases get a
 per-run name (pytest-django creates and drops `test_<name>`), and the run
 claims an empty Redis database index on the shared server, flushes only that
 one at the end, and releases its claim. Subprocesses the tests start (workers,
@@ -34,7 +34,7 @@ def _claim_redis_db() -> int:
     raise RuntimeError("No empty Redis database index (1-15) is free on the test Redis server.")
 
 
-def pytest_load_initial_conftests(early_config, parser, args):
+def _prepare_environment() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_test")
     os.environ["DB_NAME"] = f"mp_{RUN_ID}"
     os.environ["ADMIN_DB_NAME"] = f"mp_{RUN_ID}_admin"
@@ -44,6 +44,10 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ["CACHE_KEY_PREFIX"] = f"t{RUN_ID}"
     os.environ["LOG_DIR"] = tempfile.mkdtemp(prefix=f"mp-test-logs-{RUN_ID}-")
     os.environ.pop("SENTRY_DSN", None)
+
+
+# At import (from `-p`), before pytest-django reads the settings in its own early hook.
+_prepare_environment()
 
 
 def pytest_unconfigure(config):

@@ -7,6 +7,9 @@ from django.core.management import BaseCommand, call_command
 class Command(BaseCommand):
     help = "Run migrate on each database alias (skipping the ones a DBA manages)."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--noinput", "--no-input", action="store_true", help="Accepted for symmetry; never asks.")
+
     def handle(self, *args, **options):
         for alias in settings.DATABASES:
             if alias in settings.DBA_MANAGED_DATABASES:
