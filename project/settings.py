@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "corelib",
     "apps.accounts",
     "apps.boards",
+    "apps.probes",
 ]
 
 MIDDLEWARE = [

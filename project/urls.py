@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from corelib import health
 
 urlpatterns = [
     path("api/health", health.health, name="health"),
     path("api/ready", health.ready, name="ready"),
+    path("api/probe/", include("apps.probes.urls")),
     path("admin/", admin.site.urls),
 ]
