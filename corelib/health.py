@@ -1,6 +1,10 @@
 """Liveness and readiness probes.
 
 `/api/health` proves the process answers and touches nothing else.
+`/api/health/db` runs one ORM query through the worker's bounded connection
+pool (corelib.dbpool): what the connection-bound load test aims at.
+`/api/version` names the code revision this worker runs (read once at start),
+which is how a deploy sees that the reload reached every worker.
 `/api/ready` checks every database alias and Redis concurrently, each with a
 short timeout, so the answer comes within a second even when a server is
 unreachable, and names what is down.
@@ -13,6 +17,9 @@ import redis
 from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
+
+from apps.accounts.models import MiniProgram
+from corelib.revision import current_revision
 
 CHECK_TIMEOUT = 0.8
 
@@ -77,6 +84,14 @@ def failing_components(deadline: float = 1.0) -> dict[str, str]:
 
 def health(request):
     return JsonResponse({"status": "ok"})
+
+
+def database(request):
+    return JsonResponse({"status": "ok", "mini_programs": MiniProgram.objects.exists()})
+
+
+def version(request):
+    return JsonResponse({"revision": current_revision(), "environment": settings.ENVIRONMENT})
 
 
 def ready(request):

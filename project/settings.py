@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that a view failing to get a database connection answers 503 (corelib.dbpool).
+    "corelib.dbpool.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +73,11 @@ TEMPLATES = [
 
 DB_SSL_DISABLED = env_bool("DB_SSL_DISABLED", False)
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+# Connections per process and alias (corelib.dbpool): size MariaDB's max_connections
+# for gunicorn workers x DB_POOL_SIZE x aliases + RQ workers. A request waiting
+# longer than DB_POOL_TIMEOUT seconds for one gets a 503.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8, minimum=1)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 3.0)
 
 
 def mysql_alias(prefix: str, default_name: str, password: str) -> dict:
@@ -90,7 +97,8 @@ def mysql_alias(prefix: str, default_name: str, password: str) -> dict:
         options["ssl_disabled"] = True
     name = env_str(f"{prefix}_NAME", default_name)
     return {
-        "ENGINE": "django.db.backends.mysql",
+        # Django's MySQL backend plus a bounded, greenlet-aware slot per connection.
+        "ENGINE": "corelib.db.mysql",
         "HOST": env_str(f"{prefix}_HOST", "127.0.0.1"),
         "PORT": env_int(f"{prefix}_PORT", 3306),
         "NAME": name,

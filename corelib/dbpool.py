@@ -1,0 +1,120 @@
+"""At most DB_POOL_SIZE MySQL connections per process and alias, greenlet-aware.
+
+Under Gunicorn's gevent worker every greenlet (one per client, up to
+`worker_connections`) gets its own Django connection, so a burst of clients
+would open thousands of MySQL connections and hit `max_connections` ("Too many
+connections" for everyone, see FACTS). The backend `corelib.db.mysql` takes a
+slot here before it connects and gives it back when the connection closes
+(CONN_MAX_AGE=0: at the end of each request). A request that cannot get a slot
+within DB_POOL_TIMEOUT seconds fails fast with DatabaseBusyError, which
+`DatabaseBusyMiddleware` answers with a 503 JSON error.
+
+Always active: in a gevent worker the semaphore is gevent's (waiting yields to
+other greenlets); elsewhere (manage.py, RQ workers, the test runner) it is a
+thread semaphore that a single-threaded process never waits on. One code path,
+and threads in a management command are bounded too.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+_pools: dict[str, SlotPool] = {}
+_pools_lock = threading.Lock()
+
+
+class DatabaseBusyError(Exception):
+    """No database connection slot became free within DB_POOL_TIMEOUT."""
+
+    status = 503
+    code = "database_busy"
+
+    def __init__(self, alias: str, size: int, timeout: float):
+        self.message = (
+            f"The service is busy: all {size} database connections of this worker stayed in use "
+            f"for {timeout:g}s. Retry shortly."
+        )
+        super().__init__(f"database alias '{alias}': {self.message}")
+
+
+def _make_semaphore(size: int):
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return threading.BoundedSemaphore(size)
+    if monkey.is_module_patched("socket"):
+        from gevent.lock import BoundedSemaphore
+
+        return BoundedSemaphore(size)
+    return threading.BoundedSemaphore(size)
+
+
+class SlotPool:
+    """A bounded semaphore with a timeout, counting the slots in use."""
+
+    def __init__(self, alias: str, size: int, timeout: float):
+        self.alias = alias
+        self.size = size
+        self.timeout = timeout
+        self.in_use = 0
+        self._semaphore = _make_semaphore(size)
+
+    def acquire(self, owner: object) -> weakref.finalize:
+        """Take a slot for `owner`; the returned finalizer gives it back (once).
+
+        If the owner is garbage-collected without closing (a greenlet that died
+        holding a connection), the finalizer still returns the slot.
+        """
+        if not self._semaphore.acquire(timeout=self.timeout):
+            raise DatabaseBusyError(self.alias, self.size, self.timeout)
+        self.in_use += 1
+        return weakref.finalize(owner, self._release)
+
+    def _release(self) -> None:
+        self.in_use -= 1
+        self._semaphore.release()
+
+
+def pool_for(alias: str) -> SlotPool:
+    """This process's pool for a database alias, created on first use."""
+    pool = _pools.get(alias)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(alias)
+            if pool is None:
+                pool = SlotPool(alias, int(settings.DB_POOL_SIZE), float(settings.DB_POOL_TIMEOUT))
+                _pools[alias] = pool
+    return pool
+
+
+def reset_pools() -> None:
+    """Forget the pools (after a settings change in tests); slots held stay valid."""
+    with _pools_lock:
+        _pools.clear()
+
+
+class DatabaseBusyMiddleware:
+    """Answers DatabaseBusyError from a view with 503 and Retry-After, in the API's error shape."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DatabaseBusyError):
+            return None
+        return busy_response(exception)
+
+
+def busy_response(error: DatabaseBusyError) -> HttpResponse:
+    body = {"error": {"code": error.code, "message": error.message, "field": None}}
+    response = HttpResponse(orjson.dumps(body), status=503, content_type="application/json")
+    response["Retry-After"] = "1"
+    return response
