@@ -156,7 +156,11 @@ RQ_QUEUES = {
     name: {"URL": env_str("RQ_REDIS_URL", REDIS_URL), "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("high", 60), ("default", 180), ("low", 600))
 }
-RQ = {"WORKER_CLASS": "corelib.rq.SentryWorker"}
+# on_db_commit: a job enqueued inside a transaction is sent only after commit.
+RQ = {"WORKER_CLASS": "corelib.rq.SentryWorker", "COMMIT_MODE": "on_db_commit"}
+# `manage.py run_scheduler`: seconds between passes, and how often the outbox relay runs.
+SCHEDULER_INTERVAL = env_int("SCHEDULER_INTERVAL", 10, minimum=1)
+OUTBOX_RELAY_INTERVAL = env_int("OUTBOX_RELAY_INTERVAL", 60, minimum=1)
 
 # --- Sessions, static, i18n --------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -184,6 +188,8 @@ WECHAT_CONNECT_TIMEOUT = env_float("WECHAT_CONNECT_TIMEOUT", 2.0)
 WECHAT_READ_TIMEOUT = env_float("WECHAT_READ_TIMEOUT", 5.0)
 # "appid:secret,appid:secret": mini-programs synced into the database at deploy.
 WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "")
+# Subscribe-message template of the reply notification (empty: no notifications).
+WECHAT_REPLY_TEMPLATE_ID = env_str("WECHAT_REPLY_TEMPLATE_ID", "")
 
 # --- Logging and errors ------------------------------------------------------------
 LOG_DIR = Path(env_str("LOG_DIR", str(BASE_DIR / "logs")))
