@@ -188,6 +188,14 @@ WECHAT_CONNECT_TIMEOUT = env_float("WECHAT_CONNECT_TIMEOUT", 2.0)
 WECHAT_READ_TIMEOUT = env_float("WECHAT_READ_TIMEOUT", 5.0)
 # "appid:secret,appid:secret": mini-programs synced into the database at deploy.
 WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "")
+
+# --- API: token lifetime and rate limits (requests, window seconds), shared in Redis ---
+API_TOKEN_TTL_SECONDS = env_int("API_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60)
+RATE_LIMITS = {
+    "login_ip": (env_int("RATE_LOGIN_PER_IP", 30, minimum=1), 60),
+    "login_app": (env_int("RATE_LOGIN_PER_APP", 3000, minimum=1), 60),
+    "post_user": (env_int("RATE_POST_PER_USER", 30, minimum=1), 60),
+}
 # Subscribe-message template of the reply notification (empty: no notifications).
 WECHAT_REPLY_TEMPLATE_ID = env_str("WECHAT_REPLY_TEMPLATE_ID", "")
 

@@ -33,4 +33,7 @@ else:
 # A demo mini-program so that login works offline against the WeChat stand-in.
 WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "wxdemo0000000001:demo-secret-1,wxdemo0000000002:demo-secret-2")
 
+# Login works offline: `make run` starts corelib.wechat_standin on this port.
+WECHAT_API_BASE = env_str("WECHAT_API_BASE", "http://127.0.0.1:8765")
+
 finish_settings(globals())
