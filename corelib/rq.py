@@ -1,7 +1,120 @@
-"""The worker class of every `manage.py rqworker` (settings.RQ['WORKER_CLASS'])."""
+"""The worker class of every `manage.py rqworker` (settings.RQ['WORKER_CLASS']).
 
+What plain rq misses for the way this service is run:
+
+- Supervisor reloads everything with `signal HUP all`, and rq dies on SIGHUP at
+  once (leaving its registration and possibly a half-done job). Here the first
+  HUP is a warm shutdown like the first TERM: finish the job, deregister, exit
+  0 so Supervisor starts the new code. A second HUP or TERM is a cold shutdown.
+- A name given with --name gets the process id appended: a worker killed
+  without deregistering cannot block its successor ("There exists an active
+  worker named ...").
+- Sentry: every event from a job carries queue, job id, function and worker
+  name (the environment is the event's own field). The integration misses a
+  work horse killed by a signal and a job abandoned by a dead worker; both are
+  reported here, each once, by the one process that handles it.
+- Job start, end and failure go to the RQ log with their duration.
+"""
+
+import logging
+import os
+import signal
+import time
+
+import sentry_sdk
 from rq import Worker
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.queue import Queue
+
+logger = logging.getLogger("corelib.rq")
+
+
+def job_tags(job: Job, queue_name: str, worker_name: str) -> dict[str, str]:
+    """The Sentry tags of an event about `job`."""
+    try:
+        func = job.func_name
+    except Exception:  # a job that cannot be deserialised still gets tagged
+        func = "<unreadable>"
+    return {"queue": queue_name, "job_id": job.id, "job_func": func[:200], "worker": worker_name}
+
+
+def capture_job_problem(message: str, job: Job, queue_name: str, worker_name: str) -> None:
+    """One Sentry event about a job that died outside the integration's reach."""
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tags(job_tags(job, queue_name, worker_name))
+        scope.set_level("error")
+        scope.fingerprint = ["rq", message.split(":", 1)[0], job_tags(job, queue_name, worker_name)["job_func"]]
+        sentry_sdk.capture_message(message)
+    sentry_sdk.flush(timeout=5)
 
 
 class SentryWorker(Worker):
     log_result_lifespan = False
+
+    def __init__(self, *args, name: str | None = None, **kwargs):
+        if name:
+            name = f"{name}.{os.getpid()}"
+        super().__init__(*args, name=name, **kwargs)
+        self.push_exc_handler(self.report_abandoned_job)
+
+    # --- signals -------------------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        signal.signal(signal.SIGHUP, self.request_stop)
+
+    def request_stop(self, signum, frame) -> None:
+        # Install the cold handler for HUP first: rq's request_stop may raise StopRequested.
+        signal.signal(signal.SIGHUP, self.request_force_stop)
+        super().request_stop(signum, frame)
+
+    def handle_warm_shutdown_request(self) -> None:
+        logger.info("worker %s: warm shutdown requested; a second HUP/TERM is a cold shutdown", self.name)
+
+    def setup_work_horse_signals(self) -> None:
+        super().setup_work_horse_signals()
+        # The horse has its own process group; a stray HUP must not cut a job short.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    # --- jobs ------------------------------------------------------------------
+    def perform_job(self, job: Job, queue: Queue, execution) -> bool:
+        """Runs in the work horse: tag Sentry events, log start, end and duration."""
+        tags = job_tags(job, queue.name, self.name)
+        logger.info("job %s %s started on queue %s", job.id, tags["job_func"], queue.name)
+        started = time.monotonic()
+        with sentry_sdk.isolation_scope() as scope:
+            scope.set_tags(tags)
+            ok = super().perform_job(job, queue, execution)
+        duration = time.monotonic() - started
+        if ok:
+            logger.info("job %s %s finished in %.3fs", job.id, tags["job_func"], duration)
+        else:
+            retries = job.retries_left or 0
+            logger.error(
+                "job %s %s failed after %.3fs (%s)",
+                job.id,
+                tags["job_func"],
+                duration,
+                f"will be retried, {retries} retries left" if retries else "moved to the failed registry",
+            )
+        return ok
+
+    def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        signal_note = f" by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else ""
+        retries = job.retries_left or 0
+        outcome = f"it will be retried ({retries} left)" if retries else "it is moved to the failed registry"
+        logger.error("job %s %s: work horse killed%s; %s", job.id, job.func_name, signal_note, outcome)
+        capture_job_problem(
+            f"Work horse killed{signal_note} while running {job.func_name}; {outcome}", job, job.origin, self.name
+        )
+
+    def report_abandoned_job(self, job: Job, exc_type, exc_value, traceback) -> None:
+        """Exception handler: rq calls it for a job left STARTED by a worker that died."""
+        if exc_type is not AbandonedJobError:
+            return None  # a job's own exception: the integration has reported it
+        retries = job.retries_left or 0
+        outcome = f"it will be retried ({retries} left)" if retries else "it is moved to the failed registry"
+        logger.error("job %s %s abandoned by a dead worker; %s", job.id, job.func_name, outcome)
+        capture_job_problem(f"Job abandoned by a dead worker: {job.func_name}; {outcome}", job, job.origin, self.name)
+        return None

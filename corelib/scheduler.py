@@ -1,0 +1,150 @@
+"""Scheduled jobs, declared in code, and the scheduler process that runs them.
+
+`manage.py run_scheduler` registers SCHEDULES when it starts. Registration is
+idempotent: every schedule has a fixed job id, an unchanged one is left as it
+is (keeping its next run time), a changed one is replaced, and one no longer
+declared is removed, so restarting the scheduler ten times leaves each once.
+
+The process also moves due retries (rq's `Retry(interval=...)` puts a failed
+job in each queue's ScheduledJobRegistry) into their queues, so workers need
+no `--with-scheduler`. HUP, TERM or INT finish the current pass and exit 0;
+a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django_rq.queues import DjangoScheduler
+from rq.scheduler import RQScheduler
+
+from corelib.jobpolicy import policy_for
+
+logger = logging.getLogger("corelib.rq.scheduler")
+
+ID_PREFIX = "schedule-"
+REGISTRATION_LOCK = "corelib:scheduler:registration"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    func_path: str
+    interval: int | None = None  # seconds, first run at registration
+    cron: str | None = None  # UTC
+
+    @property
+    def job_id(self) -> str:
+        return ID_PREFIX + self.name
+
+    def signature(self) -> str:
+        policy = policy_for(self.func_path)
+        spec = [self.func_path, self.interval, self.cron, policy.queue, policy.timeout]
+        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+
+
+def declared_schedules() -> list[Schedule]:
+    """What runs when. Cron strings are UTC: 16:10 UTC is 00:10 in Asia/Shanghai."""
+    return [
+        Schedule("refresh-access-tokens", "apps.accounts.jobs.refresh_access_tokens", interval=90 * 60),
+        Schedule("relay-outbox", "corelib.outbox.relay_outbox", interval=settings.OUTBOX_RELAY_INTERVAL),
+        Schedule("rollup-daily-stats", "apps.boards.jobs.rollup_daily_stats", cron="10 16 * * *"),
+        Schedule("purge-expired-tokens", "apps.accounts.jobs.purge_expired_tokens", cron="40 16 * * *"),
+        Schedule("purge-sent-outbox", "corelib.outbox.purge_sent_outbox", cron="50 16 * * *"),
+    ]
+
+
+def _create(scheduler: DjangoScheduler, schedule: Schedule) -> None:
+    policy = policy_for(schedule.func_path)
+    options = {
+        "id": schedule.job_id,
+        "queue_name": policy.queue,
+        "timeout": policy.timeout,
+        "meta": {"schedule_signature": schedule.signature()},
+    }
+    if schedule.interval:
+        scheduler.schedule(datetime.now(UTC), schedule.func_path, interval=schedule.interval, **options)
+    else:
+        scheduler.cron(schedule.cron, schedule.func_path, result_ttl=policy.result_ttl, **options)
+
+
+def register_schedules(scheduler: DjangoScheduler, schedules: list[Schedule] | None = None) -> dict[str, str]:
+    """Make the scheduled jobs match `schedules`. Returns {job id: kept|created|replaced|removed}."""
+    schedules = declared_schedules() if schedules is None else schedules
+    outcome: dict[str, str] = {}
+    with scheduler.connection.lock(REGISTRATION_LOCK, timeout=60, blocking_timeout=60):
+        existing = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(ID_PREFIX)}
+        for schedule in schedules:
+            job = existing.pop(schedule.job_id, None)
+            if job is not None and job.meta.get("schedule_signature") == schedule.signature():
+                outcome[schedule.job_id] = "kept"
+                continue
+            if job is not None:
+                scheduler.cancel(job)
+            _create(scheduler, schedule)
+            outcome[schedule.job_id] = "replaced" if job is not None else "created"
+        for job_id, job in existing.items():
+            scheduler.cancel(job)
+            job.delete()
+            outcome[job_id] = "removed"
+    logger.info("schedules registered: %s", ", ".join(f"{key}={value}" for key, value in sorted(outcome.items())))
+    return outcome
+
+
+class GracefulScheduler(DjangoScheduler):
+    """rq-scheduler's loop with a warm stop on HUP/TERM/INT and rq's delayed retries."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stop_requested = False
+        self._retries = RQScheduler(list(settings.RQ_QUEUES), connection=self.connection, interval=self._interval)
+
+    def _install_signal_handlers(self) -> None:
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._request_stop)
+
+    def _request_stop(self, signum, frame) -> None:
+        logger.info("scheduler: %s received, exiting after this pass", signal.Signals(signum).name)
+        self._stop_requested = True
+        for other in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(other, self._force_stop)
+
+    def _force_stop(self, signum, frame) -> None:
+        logger.warning("scheduler: second signal (%s), exiting now", signal.Signals(signum).name)
+        raise SystemExit(1)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stop_requested and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def run(self, burst: bool = False) -> None:
+        self.register_birth()
+        self._install_signal_handlers()
+        logger.info("scheduler %s started, checking every %ss", self.name, self._interval)
+        try:
+            while not self._stop_requested:
+                started = time.monotonic()
+                self.heartbeat()
+                if self.acquire_lock():
+                    self.enqueue_jobs()
+                    self.remove_lock()
+                else:
+                    logger.debug("scheduler lock held by another scheduler; skipping this pass")
+                if self._retries.acquire_locks():
+                    self._retries.enqueue_scheduled_jobs()
+                if burst:
+                    break
+                self._sleep(self._interval - (time.monotonic() - started))
+        finally:
+            self.remove_lock()
+            self._retries.release_locks()
+            self.register_death()
+            logger.info("scheduler %s stopped", self.name)
