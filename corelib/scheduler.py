@@ -18,6 +18,7 @@ import json
 import logging
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +29,8 @@ from rq.scheduler import RQScheduler
 from corelib.jobpolicy import policy_for
 
 logger = logging.getLogger("corelib.rq.scheduler")
+# rq-scheduler calls crontab's next() the way that library warns about; its behaviour is what we rely on.
+warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler.utils")
 
 ID_PREFIX = "schedule-"
 REGISTRATION_LOCK = "corelib:scheduler:registration"
@@ -38,7 +41,7 @@ class Schedule:
     name: str
     func_path: str
     interval: int | None = None  # seconds, first run at registration
-    cron: str | None = None  # UTC
+    cron: str | None = None  # in settings.TIME_ZONE: Django sets the process's TZ, rq-scheduler reads local time
 
     @property
     def job_id(self) -> str:
@@ -51,13 +54,13 @@ class Schedule:
 
 
 def declared_schedules() -> list[Schedule]:
-    """What runs when. Cron strings are UTC: 16:10 UTC is 00:10 in Asia/Shanghai."""
+    """What runs when. Cron strings are in settings.TIME_ZONE (Asia/Shanghai)."""
     return [
         Schedule("refresh-access-tokens", "apps.accounts.jobs.refresh_access_tokens", interval=90 * 60),
         Schedule("relay-outbox", "corelib.outbox.relay_outbox", interval=settings.OUTBOX_RELAY_INTERVAL),
-        Schedule("rollup-daily-stats", "apps.boards.jobs.rollup_daily_stats", cron="10 16 * * *"),
-        Schedule("purge-expired-tokens", "apps.accounts.jobs.purge_expired_tokens", cron="40 16 * * *"),
-        Schedule("purge-sent-outbox", "corelib.outbox.purge_sent_outbox", cron="50 16 * * *"),
+        Schedule("rollup-daily-stats", "apps.boards.jobs.rollup_daily_stats", cron="10 0 * * *"),
+        Schedule("purge-expired-tokens", "apps.accounts.jobs.purge_expired_tokens", cron="40 0 * * *"),
+        Schedule("purge-sent-outbox", "corelib.outbox.purge_sent_outbox", cron="50 0 * * *"),
     ]
 
 

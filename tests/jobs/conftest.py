@@ -79,7 +79,7 @@ def start_worker(tmp_path, redis_conn, django_db_setup):
     started: list[WorkerProcess] = []
 
     def start(*extra_args: str, connection=None, **env_overrides) -> WorkerProcess:
-        env = subprocess_env(WECHAT_API_BASE="http://127.0.0.1:9", **env_overrides)
+        env = subprocess_env(**{"WECHAT_API_BASE": "http://127.0.0.1:9", **env_overrides})
         log = tmp_path / f"worker-{len(started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -106,3 +106,126 @@ def start_worker(tmp_path, redis_conn, django_db_setup):
         if worker.process.poll() is None:
             worker.signal(signal.SIGTERM)
         stop_process(worker.process, timeout=15)
+
+
+@pytest.fixture
+def start_scheduler(tmp_path, redis_conn, django_db_setup):
+    """Start `manage.py run_scheduler`; its rq.log is in its own LOG_DIR. Leaves no schedule behind."""
+    started: list[WorkerProcess] = []
+
+    def start(**env_overrides) -> WorkerProcess:
+        log_dir = tmp_path / f"scheduler-{len(started)}"
+        env = subprocess_env(**{"WECHAT_API_BASE": "http://127.0.0.1:9", "LOG_DIR": log_dir, **env_overrides})
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "run_scheduler"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        scheduler = WorkerProcess(process, log_dir / "rq.log")
+        started.append(scheduler)
+
+        def running():
+            if process.poll() is not None:
+                raise AssertionError(f"scheduler exited with {process.returncode}")
+            return scheduler.log.exists() and "started, checking every" in scheduler.output()
+
+        wait_until(running, 30, "the scheduler to start")
+        return scheduler
+
+    yield start
+    for scheduler in started:
+        if scheduler.process.poll() is None:
+            scheduler.signal(signal.SIGTERM)
+        stop_process(scheduler.process, timeout=15)
+    from rq_scheduler import Scheduler
+
+    redis_conn.delete(Scheduler.scheduled_jobs_key)
+    for name in QUEUES:
+        django_rq.get_queue(name).empty()
+
+
+@pytest.fixture
+def wechat():
+    """The WeChat stand-in (corelib.wechat_standin) on a free port, in this process; its base URL."""
+    import threading
+
+    from corelib import wechat_standin
+    from tests.support import free_port
+
+    port = free_port()
+    server = wechat_standin.make_server(port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    requests.post(f"{base}/__standin__/reset", timeout=5)
+    _forget_access_tokens()  # tokens of an earlier stand-in mean nothing to this one
+    yield base
+    server.shutdown()
+    server.server_close()
+
+
+def _forget_access_tokens() -> None:
+    from django.conf import settings
+    from django_redis import get_redis_connection
+
+    redis = get_redis_connection("default")
+    for token_key in redis.scan_iter(f"{settings.CACHE_KEY_PREFIX}:wechat:access_token:*"):
+        redis.delete(token_key)
+
+
+def wechat_calls(base: str, path: str) -> list[dict]:
+    return [call for call in requests.get(f"{base}/__standin__/calls", timeout=5).json() if call.get("path") == path]
+
+
+@pytest.fixture
+def people(db):
+    """A mini-program, a user with an API token, and a board of theirs."""
+    from apps.accounts.models import MiniProgram, WxUser
+    from apps.accounts.services import issue_token
+    from apps.boards.models import Board
+
+    program = MiniProgram.objects.create(appid="wxjobs00000000001", name="jobs", secret="s3cret")
+    user = WxUser.objects.create(mini_program=program, openid="o-jobs-author", nickname="A")
+    board = Board.objects.create(mini_program=program, owner=user, title="Jobs board")
+    raw_token, _ = issue_token(user)
+    return {"program": program, "user": user, "board": board, "auth": f"Bearer {raw_token}"}
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, to stop and start at will."""
+
+    def __init__(self, directory: Path):
+        from tests.support import free_port
+
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        from tests.support import wait_for_port
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
