@@ -71,7 +71,6 @@ _ERRCODES: dict[int, type[WeChatError]] = {
     41004: CredentialsError,
     43101: SubscriptionRefusedError,
     87014: RiskyContentError,
-    -1: WeChatUnavailableError,
 }
 
 
@@ -123,6 +122,8 @@ def _call(method: str, path: str, *, params: dict | None = None, json: Any = Non
     if not isinstance(body, dict):
         raise WeChatUnavailableError(f"WeChat answered an unexpected shape on {path}")
     errcode = int(body.get("errcode") or 0)
+    if errcode == -1:  # "system error": WeChat is busy, try again later
+        raise WeChatUnavailableError(f"WeChat busy on {path}: {body.get('errmsg', '')}")
     if errcode:
         raise _ERRCODES.get(errcode, WeChatError)(errcode, str(body.get("errmsg", "")))
     return body

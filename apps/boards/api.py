@@ -24,7 +24,7 @@ class PageParams(Schema):
 
 @router.post("/boards", response={201: BoardOut, **ERRORS})
 def create_board(request: HttpRequest, payload: BoardIn):
-    return 201, services.create_board(request.auth, payload.title, payload.description)
+    return json_response(services.create_board(request.auth, payload.title, payload.description), status=201)
 
 
 @router.get("/boards", response={200: BoardPage, **ERRORS})

@@ -1,0 +1,50 @@
+"""One error shape everywhere under /api/, and the OpenAPI document."""
+
+import os
+import subprocess
+
+import pytest
+
+from tests.api.conftest import Api, error_of
+from tests.support import PROJECT_ROOT, PYTHON
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_an_unknown_route_is_a_json_404(mini_programs):
+    for path in ["/api/v1/nope", "/api/v2/boards", "/api/v1/boards/1/nope", "/api/v1/auth/login/"]:
+        response = Api().get(path)
+        assert response.status_code == 404, path
+        assert error_of(response)["code"] == "not_found"
+
+
+def test_a_wrong_method_is_a_json_405(mini_programs):
+    response = Api().get("/api/v1/auth/login")
+
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+    assert "POST" in response["Allow"]
+
+
+def test_the_openapi_document_is_served(mini_programs):
+    response = Api().get("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/v1/auth/login" in paths and "/api/v1/boards/{board_id}/messages" in paths
+    login_post = paths["/api/v1/auth/login"]["post"]
+    assert "requestBody" in login_post and "422" in login_post["responses"]
+
+
+def test_the_docs_page_is_off_outside_debug(mini_programs):
+    assert Api().get("/api/v1/docs").status_code == 404
+
+
+def test_the_docs_page_is_on_in_debug():
+    script = (
+        "import django; django.setup(); from django.test import Client; print(Client().get('/api/v1/docs').status_code)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings_debug", "DB_HOST": ""}
+    done = subprocess.run([PYTHON, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.stdout.strip() == "200", done.stderr
