@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from apps.accounts.models import ApiToken, MiniProgram, WxUser
 
@@ -51,6 +52,7 @@ class WxUserAdmin(admin.ModelAdmin):
     list_filter = ["mini_program"]
     search_fields = ["openid", "unionid", "nickname"]
     exclude = ["session_key"]  # never shown, not even to staff
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ["mini_program", "openid", "unionid", "created_at", "updated_at"]
 
 
