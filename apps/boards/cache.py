@@ -1,11 +1,14 @@
-"""Cached board reads, with versioned keys so that no write is ever read as missing.
+"""Cached board reads, versioned so that no write is ever read as missing.
 
-Every key of a board embeds the board's current version; a write bumps the
-version after its transaction commits, before the request returns, so the
-writer's next read (and everyone else's) misses and reads MySQL. A reader that
-raced with the write may still store a page under the old version: nobody
-reads that version again. Pages hold no per-user data; whether I liked each
-message is cached beside the page, per user, under the same version.
+Each board has a version in Redis; every cached value of the board is stored
+with the version it was loaded under, and is used only while that is still the
+board's version. A write sets a new version after its transaction commits and
+before the request returns, so the writer's next read (and everyone else's)
+misses and reads MySQL. A reader that raced with the write may store a value
+under the old version: it is never used. The version and the values travel in
+one MGET, so a cache hit is one Redis round trip (plus the token check) and no SQL.
+Pages hold no per-user data; whether I liked each message is cached beside the
+page, per user.
 
 Redis down: every helper here falls back to the loader (MySQL), see corelib.cache.
 """
@@ -33,14 +36,12 @@ def invalidate_board(board_id: int) -> None:
     safe_cache.force_set(_version_key(board_id), time.time_ns(), VERSION_TTL)
 
 
-def board_version(board_id: int) -> int | None:
-    """The board's cache version; None when Redis is unavailable (then do not cache)."""
-    key = _version_key(board_id)
-    version = safe_cache.get(key)
-    if version is None:
-        safe_cache.add(key, time.time_ns(), VERSION_TTL)
-        version = safe_cache.get(key)
-    return version
+def _new_version(key: str) -> int | None:
+    """Start a version for a board that has none (never cached, or evicted)."""
+    if not safe_cache.available():
+        return None
+    safe_cache.add(key, time.time_ns(), VERSION_TTL)
+    return safe_cache.get(key)
 
 
 def cached_read(
@@ -48,22 +49,27 @@ def cached_read(
     parts: dict[str, Callable[[], Any]],
     timeout: int = PAGE_TTL,
 ) -> dict[str, Any]:
-    """Read several versioned values of one board in one round trip, loading what is missing.
+    """Read several cached values of one board in one round trip, loading what is missing or stale.
 
     `parts` maps a key suffix to the loader of its value; the answer maps the
     same suffixes to the values.
     """
-    version = board_version(board_id)
+    version_key = _version_key(board_id)
+    keys = {suffix: f"b:{board_id}:{suffix}" for suffix in parts}
+    found = safe_cache.get_many([version_key, *keys.values()])
+    version = found.get(version_key)
     if version is None:
-        return {suffix: load() for suffix, load in parts.items()}
-    keys = {suffix: f"b:{board_id}:{version}:{suffix}" for suffix in parts}
-    found = safe_cache.get_many(keys.values())
+        version = _new_version(version_key)
+        if version is None:  # Redis unavailable: straight to MySQL, store nothing
+            return {suffix: load() for suffix, load in parts.items()}
     result, to_store = {}, {}
     for suffix, key in keys.items():
-        if key in found:
-            result[suffix] = found[key]
+        entry = found.get(key)
+        if entry is not None and entry[0] == version:
+            result[suffix] = entry[1]
         else:
-            result[suffix] = to_store[key] = parts[suffix]()
+            result[suffix] = parts[suffix]()
+            to_store[key] = (version, result[suffix])
     safe_cache.set_many(to_store, timeout)
     return result
 

@@ -100,3 +100,17 @@ def test_a_hidden_message_disappears_once_the_board_is_invalidated(alice, board)
     invalidate_board(board["id"])  # what the moderation job does after hiding
 
     assert messages(alice, board["id"]) == []
+
+
+def test_a_page_stored_late_by_a_reader_that_raced_a_write_is_never_served(alice, board):
+    from django.core.cache import cache
+
+    post(alice, board["id"], "first")
+    messages(alice, board["id"])
+    key = f"b:{board['id']}:msgs:0:20"
+    old_version, _ = cache.get(key)
+    post(alice, board["id"], "second")  # commits, then moves the board to a new version
+    # A reader that loaded before the commit stores its (stale) page after it:
+    cache.set(key, (old_version, {"items": [], "next_cursor": None}), 300)
+
+    assert [m["content"] for m in messages(alice, board["id"])] == ["second", "first"]
