@@ -1,0 +1,148 @@
+"""The stack as Supervisor runs it: 12 programs, reloads under load, bounded DB connections."""
+
+import json
+import re
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+
+from tests.runtime.conftest import CONF
+from tests.runtime.stack import (
+    Load,
+    access_log_statuses,
+    enqueue_sleep_jobs,
+    program_states,
+    supervisorctl,
+    wait_all_running,
+    wait_jobs_finished,
+)
+from tests.support import wait_for_http
+
+# The marks make pytest-django create this run's databases, which the stack uses.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases="__all__", transaction=True)]
+
+
+def test_it_starts_twelve_programs_and_answers_ready(running_stack):
+    states = program_states(running_stack.checkout, CONF, running_stack.env)
+    assert sorted(states) == sorted(
+        ["miniprogram:gunicorn", "miniprogram:rqscheduler"] + [f"miniprogram:rqworker_{n:02d}" for n in range(10)]
+    )
+    assert set(states.values()) == {"RUNNING"}
+    assert wait_for_http(f"{running_stack.url}/api/ready").json()["status"] == "ready"
+    print(f"\nstack ready {running_stack.boot_seconds:.1f}s after supervisord started")
+
+
+def test_gunicorn_workers_are_patched_before_anything_imports_sockets(running_stack):
+    error_log = running_stack.log("gunicorn-test-error.log").read_text()
+    assert error_log.count("Booting worker") >= running_stack.workers
+    assert "MonkeyPatchWarning" not in error_log
+    assert "serving revision" in error_log
+
+
+def test_hup_three_times_under_load_fails_no_request_and_loses_no_job(running_stack):
+    stack = running_stack
+    pid_before = (stack.checkout / "pids/gunicorn-test.pid").read_text().strip()
+    job_ids = enqueue_sleep_jobs(stack.env["REDIS_URL"], 6, 1.5)
+    with Load(f"{stack.url}/api/health/db?probe=hup", threads=6) as load:
+        for _ in range(3):
+            job_ids += enqueue_sleep_jobs(stack.env["REDIS_URL"], 6, 1.5)
+            output = supervisorctl(stack.checkout, CONF, "signal", "HUP", "all", env=stack.env)
+            assert "ERROR" not in output, output
+            time.sleep(4)
+    result = load.result
+    print(
+        f"\nHUP x3 under load: {result.total} requests, statuses {dict(result.statuses)}, "
+        f"slowest {result.slowest:.1f}s, errors {result.errors[:3]}"
+    )
+    assert result.total > 50
+    assert result.failures == []
+    # The master stayed; its workers were replaced.
+    assert (stack.checkout / "pids/gunicorn-test.pid").read_text().strip() == pid_before
+    statuses = wait_jobs_finished(stack.env["REDIS_URL"], job_ids, timeout=120)
+    assert set(statuses.values()) == {"finished"}, statuses
+    wait_all_running(stack.checkout, CONF, stack.env, count=12, timeout=90)
+
+
+def _sample_connections(db_names, stop, samples):
+    connection = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    marks = ",".join(["%s"] * len(db_names))
+    try:
+        with connection.cursor() as cursor:
+            while not stop.is_set():
+                cursor.execute(f"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB IN ({marks})", db_names)  # noqa: S608
+                ours = cursor.fetchone()[0]
+                cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+                samples.append((ours, int(cursor.fetchone()[1])))
+                time.sleep(0.1)
+    finally:
+        connection.close()
+
+
+def test_db_connections_stay_bounded_at_1000_concurrent_clients(running_stack):
+    stack = running_stack
+    db_names = [stack.env["DB_NAME"], stack.env["ADMIN_DB_NAME"]]
+    access_log = stack.log("gunicorn-test-access.log")
+    stop, samples = threading.Event(), []
+    sampler = threading.Thread(target=_sample_connections, args=(db_names, stop, samples), daemon=True)
+    sampler.start()
+    try:
+        wrk = subprocess.run(
+            ["wrk", "-t2", "-c1000", "-d8s", "--timeout", "10s", f"{stack.url}/api/health/db?probe=c1000"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        stop.set()
+        sampler.join(timeout=10)
+    print("\n" + wrk.stdout)
+    assert wrk.returncode == 0, wrk.stderr
+    requests_done = int(re.search(r"(\d+) requests in", wrk.stdout).group(1))
+    ours_peak = max(ours for ours, _ in samples)
+    global_peak = max(total for _, total in samples)
+    bound = stack.workers * stack.pool
+    print(
+        f"1000 clients: {requests_done} requests; connections to this run's databases peaked at {ours_peak} "
+        f"(bound workers x pool = {stack.workers} x {stack.pool} = {bound}); "
+        f"MariaDB Threads_connected peaked at {global_peak} (whole server, other tests included)"
+    )
+    time.sleep(1)  # let Supervisor flush the access log
+    statuses = access_log_statuses(access_log, "probe=c1000")
+    print(f"statuses in the access log: {dict(statuses)}")
+    assert requests_done > 1000
+    assert ours_peak <= bound + 2  # margin: the sampler's own view of a closing connection
+    assert statuses[500] == 0
+    assert statuses[200] > 0
+    logs = stack.log("gunicorn-test-error.log").read_text()
+    assert "Too many connections" not in logs
+
+
+def test_runtime_stats_shows_gunicorn_and_rq(running_stack):
+    stack = running_stack
+    result = subprocess.run(
+        [str(stack.checkout / ".venv/bin/python"), "manage.py", "runtime_stats", "--json"],
+        cwd=stack.checkout,
+        env={**stack.env, "DJANGO_SETTINGS_MODULE": "project.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["gunicorn"]["master"]["alive"] is True
+    assert len([w for w in stats["gunicorn"]["workers"] if w["alive"]]) == stack.workers
+    assert set(stats["rq"]["queues"]) == {"high", "default", "low"}
+    assert stats["rq"]["workers"]["total"] == 10
+    assert "scheduled" in stats["rq"] and "failed" in stats["rq"]
+    text = subprocess.run(
+        [str(stack.checkout / ".venv/bin/python"), "manage.py", "runtime_stats"],
+        cwd=stack.checkout,
+        env={**stack.env, "DJANGO_SETTINGS_MODULE": "project.settings_test"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "gunicorn master" in text.stdout
