@@ -122,7 +122,7 @@ def _handle_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc, AuthenticationError):
         return json_error(401, "unauthorized", "An API token is required: Authorization: Bearer <token>.", "token")
     if exc.status_code == 400 and "request body" in str(exc):
-        return json_error(400, "malformed_body", "The request body is not valid JSON.", "body")
+        return json_error(400, "malformed_body", "The request body must be a JSON object.", "body")
     return json_error(exc.status_code, "http_error", str(exc))
 
 

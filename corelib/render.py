@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from django.http import HttpRequest, HttpResponse
+from ninja.parser import Parser
 from ninja.renderers import BaseRenderer
 
 
@@ -28,3 +29,13 @@ class ORJSONRenderer(BaseRenderer):
 def json_response(data: Any, status: int = 200) -> HttpResponse:
     """Skip ninja's response-model pass: for endpoints whose data is already plain."""
     return HttpResponse(orjson.dumps(data, default=_default), status=status, content_type="application/json")
+
+
+class ObjectParser(Parser):
+    """JSON bodies must be objects: a bare string, number or list is a malformed body (400)."""
+
+    def parse_body(self, request: HttpRequest) -> dict:
+        data = orjson.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValueError("the request body must be a JSON object")
+        return data

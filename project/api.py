@@ -12,13 +12,14 @@ from ninja import NinjaAPI
 from apps.accounts.api import router as accounts_router
 from apps.boards.api import router as boards_router
 from corelib import errors
-from corelib.render import ORJSONRenderer
+from corelib.render import ObjectParser, ORJSONRenderer
 
 api = NinjaAPI(
     title="Mini-program API",
     version="1",
     description="WeChat login for several mini-programs, message boards, replies and likes.",
     renderer=ORJSONRenderer(),
+    parser=ObjectParser(),
     openapi_url="/openapi.json",
     docs_url="/docs" if settings.DEBUG else None,
     urls_namespace="api-v1",

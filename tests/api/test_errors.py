@@ -48,3 +48,12 @@ def test_the_docs_page_is_on_in_debug():
     done = subprocess.run([PYTHON, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
 
     assert done.stdout.strip() == "200", done.stderr
+
+
+@pytest.mark.parametrize("raw", ['"a string"', "[]", "1", "null", "{", "\xff"])
+def test_a_body_that_is_not_a_json_object_is_a_400(alice, raw):
+    for path in ["/api/v1/boards", "/api/v1/auth/login"]:
+        response = alice.api.post(path, raw=raw)
+
+        assert response.status_code == 400, (path, raw, response.content)
+        assert error_of(response)["field"] == "body"
