@@ -285,7 +285,7 @@ def run_backup(env: str) -> None:
     host = Host(target, target.hosts[0], f"1/{len(target.hosts)}")
     name = f"{env}-{time.strftime('%Y%m%d-%H%M%S')}.sql.gz"
     remote = f"{STATE}/backups/{name}"
-    local = ROOT / "backups" / env / name
+    local = Path(os.environ.get("DEPLOY_BACKUP_DIR", str(ROOT / "backups"))) / env / name
     local.parent.mkdir(parents=True, exist_ok=True)
     try:
         host.run(f"mkdir -p {STATE}/backups", "backup")
