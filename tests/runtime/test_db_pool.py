@@ -1,0 +1,99 @@
+"""Bounded database connections (corelib.dbpool): a slot per connection, 503 when none frees up."""
+
+import gc
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+import requests
+from django.db import connections
+
+from corelib import dbpool
+from tests.support import PROJECT_ROOT, free_port, stop_process, subprocess_env, wait_for_http
+
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+
+
+@pytest.fixture
+def pool_of_one(settings):
+    settings.DB_POOL_SIZE = 1
+    settings.DB_POOL_TIMEOUT = 0.3
+    dbpool.reset_pools()
+    yield
+    dbpool.reset_pools()
+
+
+def test_a_second_connection_waits_for_the_slot_then_fails_fast(pool_of_one):
+    first = connections.create_connection("default")
+    second = connections.create_connection("default")
+    first.ensure_connection()
+    started = time.monotonic()
+    with pytest.raises(dbpool.DatabaseBusyError, match="all 1 database connections"):
+        second.ensure_connection()
+    assert time.monotonic() - started < 5
+    first.close()
+    second.ensure_connection()
+    assert dbpool.pool_for("default").in_use == 1
+    second.close()
+    assert dbpool.pool_for("default").in_use == 0
+
+
+def test_a_connection_dropped_without_close_gives_its_slot_back(pool_of_one):
+    lost = connections.create_connection("default")
+    lost.ensure_connection()
+    del lost
+    gc.collect()
+    other = connections.create_connection("default")
+    other.ensure_connection()
+    other.close()
+
+
+@pytest.mark.slow
+def test_a_request_that_cannot_get_a_connection_answers_503_not_a_hang(tmp_path):
+    port = free_port()
+    env = subprocess_env(
+        DJANGO_SETTINGS_MODULE="project.settings_test",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS=1,
+        DB_POOL_SIZE=1,
+        DB_POOL_TIMEOUT=1,
+    )
+    gunicorn = subprocess.Popen(
+        [
+            str(PROJECT_ROOT / ".venv/bin/gunicorn"),
+            "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
+            "--pid", str(tmp_path / "gunicorn.pid"),
+            "--control-socket", str(tmp_path / "gunicorn.ctl"),
+            "--error-logfile", str(tmp_path / "error.log"),
+            "--access-logfile", str(tmp_path / "access.log"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )  # fmt: skip
+    locker = pymysql.connect(host="127.0.0.1", user="root", database=env["DB_NAME"], autocommit=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/health/db", timeout=30)
+        # Hold the worker's only connection: its query waits on a table lock.
+        locker.cursor().execute("LOCK TABLES accounts_miniprogram WRITE")
+        held = {}
+        holder = threading.Thread(
+            target=lambda: held.update(response=requests.get(f"http://127.0.0.1:{port}/api/health/db", timeout=30))
+        )
+        holder.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        busy = requests.get(f"http://127.0.0.1:{port}/api/health/db", timeout=30)
+        waited = time.monotonic() - started
+        assert busy.status_code == 503
+        assert busy.json()["error"]["code"] == "database_busy"
+        assert busy.headers["Retry-After"] == "1"
+        assert waited < 10
+        locker.cursor().execute("UNLOCK TABLES")
+        holder.join(timeout=30)
+        assert held["response"].status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/api/health/db", timeout=10).status_code == 200
+    finally:
+        locker.close()
+        stop_process(gunicorn)
