@@ -9,16 +9,16 @@ slot here before it connects and gives it back when the connection closes
 within DB_POOL_TIMEOUT seconds fails fast with DatabaseBusyError, which
 `DatabaseBusyMiddleware` answers with a 503 JSON error.
 
-Always active: in a gevent worker the semaphore is gevent's (waiting yields to
-other greenlets); elsewhere (manage.py, RQ workers, the test runner) it is a
-thread semaphore that a single-threaded process never waits on. One code path,
-and threads in a management command are bounded too.
+Always active: in a gevent worker waiting yields to the other greenlets;
+elsewhere (manage.py, RQ workers, the test runner) a single-threaded process
+never waits. One code path, and threads in a management command are bounded too.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 
 import orjson
 from django.conf import settings
@@ -42,27 +42,61 @@ class DatabaseBusyError(Exception):
         super().__init__(f"database alias '{alias}': {self.message}")
 
 
-def _make_semaphore(size: int):
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        return threading.BoundedSemaphore(size)
-    if monkey.is_module_patched("socket"):
-        from gevent.lock import BoundedSemaphore
+class FairSemaphore:
+    """A counting semaphore that serves waiters first come, first served.
 
-        return BoundedSemaphore(size)
-    return threading.BoundedSemaphore(size)
+    A plain semaphore lets a newcomer take a slot that was just released while
+    older waiters sleep on; at 1000 clients per machine some requests then
+    starve past DB_POOL_TIMEOUT. Here a released slot is handed to the oldest
+    waiter. Built on `threading`, which gevent's monkey-patching makes
+    cooperative: in a gevent worker waiting yields to the other greenlets.
+    """
+
+    def __init__(self, size: int):
+        self._free = size
+        self._waiters: deque[threading.Event] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        try:
+            if turn.wait(timeout):
+                return True
+        except BaseException:  # the waiting greenlet was killed: pass on a slot it was handed
+            with self._lock:
+                if not turn.is_set():
+                    self._waiters.remove(turn)
+            if turn.is_set():
+                self.release()
+            raise
+        with self._lock:
+            if turn.is_set():  # handed a slot just as the wait timed out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()  # the slot passes straight to the oldest waiter
+            else:
+                self._free += 1
 
 
 class SlotPool:
-    """A bounded semaphore with a timeout, counting the slots in use."""
+    """At most `size` connections at a time, counting the slots in use."""
 
     def __init__(self, alias: str, size: int, timeout: float):
         self.alias = alias
         self.size = size
         self.timeout = timeout
         self.in_use = 0
-        self._semaphore = _make_semaphore(size)
+        self._semaphore = FairSemaphore(size)
 
     def acquire(self, owner: object) -> weakref.finalize:
         """Take a slot for `owner`; the returned finalizer gives it back (once).

@@ -97,3 +97,23 @@ def test_a_request_that_cannot_get_a_connection_answers_503_not_a_hang(tmp_path)
     finally:
         locker.close()
         stop_process(gunicorn)
+
+
+def test_a_released_slot_goes_to_the_oldest_waiter_not_a_newcomer():
+    semaphore = dbpool.FairSemaphore(1)
+    assert semaphore.acquire(timeout=1)
+    order = []
+
+    def wait_turn(name):
+        assert semaphore.acquire(timeout=10)
+        order.append(name)
+        semaphore.release()
+
+    waiters = [threading.Thread(target=wait_turn, args=(name,)) for name in ("first", "second")]
+    for waiter in waiters:
+        waiter.start()
+        time.sleep(0.2)  # queue them in this order
+    semaphore.release()
+    for waiter in waiters:
+        waiter.join(timeout=10)
+    assert order == ["first", "second"]
