@@ -26,6 +26,8 @@ from rq import Worker
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.queue import Queue
+from rq.utils import now
+from rq.worker.base import signal_name
 
 logger = logging.getLogger("corelib.rq")
 
@@ -59,6 +61,18 @@ class SentryWorker(Worker):
         self.push_exc_handler(self.report_abandoned_job)
 
     # --- signals -------------------------------------------------------------
+    def bootstrap(self, *args, **kwargs) -> None:
+        # rq installs its handlers only after registering in Redis; a HUP in between would kill
+        # the worker and leave its registration behind. Until then a signal just asks it to stop.
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop_before_work)
+        super().bootstrap(*args, **kwargs)
+
+    def _stop_before_work(self, signum, frame) -> None:
+        logger.info("worker %s: %s while starting; exiting before taking a job", self.name, signal_name(signum))
+        self._stop_requested = True
+        self._shutdown_requested_date = now()
+
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()
         signal.signal(signal.SIGHUP, self.request_stop)

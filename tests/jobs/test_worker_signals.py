@@ -1,6 +1,7 @@
 """Supervisor reloads workers with SIGHUP: no job may be lost or run twice."""
 
 import signal
+import subprocess
 import time
 
 import django_rq
@@ -8,6 +9,7 @@ from rq import Worker
 from rq.job import Job, JobStatus
 
 from tests.jobs.conftest import wait_until
+from tests.support import PROJECT_ROOT, PYTHON, stop_process, subprocess_env
 
 
 def _shutdown_requested(redis_conn, pid: int) -> bool:
@@ -61,3 +63,28 @@ def test_a_fixed_name_is_reusable_after_the_worker_was_killed(start_worker, redi
     assert names and names[0].startswith("fixed.")
     second.signal(signal.SIGHUP)
     assert second.wait(timeout=15) == 0, second.output()
+
+
+def test_a_hup_right_after_the_worker_registers_still_exits_0(tmp_path, redis_conn, django_db_setup):
+    # rq registers in Redis before installing its signal handlers; Supervisor's HUP may land in between.
+    for attempt in range(3):
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "rqworker", "high", "default", "low"],
+            cwd=PROJECT_ROOT,
+            env=subprocess_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            pid = process.pid
+            wait_until(
+                lambda pid=pid: any(w.pid == pid for w in Worker.all(connection=redis_conn)),
+                30,
+                "the worker to register",
+                step=0.001,
+            )
+            process.send_signal(signal.SIGHUP)
+            assert process.wait(timeout=15) == 0, f"attempt {attempt}"
+        finally:
+            stop_process(process)
+    assert not [w for w in Worker.all(connection=redis_conn) if w.pid == process.pid]
