@@ -20,26 +20,31 @@ import threading
 import weakref
 from collections import deque
 
-import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+
+from corelib.errors import ServiceUnavailableError, json_error
 
 _pools: dict[str, SlotPool] = {}
 _pools_lock = threading.Lock()
 
 
-class DatabaseBusyError(Exception):
-    """No database connection slot became free within DB_POOL_TIMEOUT."""
+class DatabaseBusyError(ServiceUnavailableError):
+    """No database connection slot became free within DB_POOL_TIMEOUT.
 
-    status = 503
+    An ApiError, so the API's handlers answer it like any other error; plain
+    Django views get the same answer from DatabaseBusyMiddleware.
+    """
+
     code = "database_busy"
 
     def __init__(self, alias: str, size: int, timeout: float):
-        self.message = (
+        message = (
             f"The service is busy: all {size} database connections of this worker stayed in use "
             f"for {timeout:g}s. Retry shortly."
         )
-        super().__init__(f"database alias '{alias}': {self.message}")
+        super().__init__(message, headers={"Retry-After": "1"})
+        self.alias = alias
 
 
 class FairSemaphore:
@@ -148,7 +153,4 @@ class DatabaseBusyMiddleware:
 
 
 def busy_response(error: DatabaseBusyError) -> HttpResponse:
-    body = {"error": {"code": error.code, "message": error.message, "field": None}}
-    response = HttpResponse(orjson.dumps(body), status=503, content_type="application/json")
-    response["Retry-After"] = "1"
-    return response
+    return json_error(error.status, error.code, error.message, headers=error.headers)

@@ -90,6 +90,12 @@ def test_a_request_that_cannot_get_a_connection_answers_503_not_a_hang(tmp_path)
         assert busy.json()["error"]["code"] == "database_busy"
         assert busy.headers["Retry-After"] == "1"
         assert waited < 10
+        # The same answer from an API route (its token lookup needs a connection too).
+        api = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": "Bearer no-such-token"}, timeout=30
+        )
+        assert api.status_code == 503
+        assert api.json()["error"]["code"] == "database_busy"
         locker.cursor().execute("UNLOCK TABLES")
         holder.join(timeout=30)
         assert held["response"].status_code == 200
