@@ -72,3 +72,29 @@ def test_before_send_removes_secrets_at_any_depth():
     for secret in ("SK", "SK2", "AT1", "C3", '"S"'):
         assert secret not in text.replace("[Filtered]", "")
     assert "wx1" in text and "o1" in text
+
+
+def test_a_job_abandoned_by_a_dead_worker_is_failed_and_reported_once(start_worker, sentry, redis_conn, key):
+    dead = start_worker(SENTRY_DSN=sentry.dsn())
+    queue = django_rq.get_queue("default")
+    job = queue.enqueue("tests.jobs.sample_jobs.sleepy", 60, key)
+    horse_pid = int(wait_until(lambda: redis_conn.get(f"{key}:pid"), 20, "the job to start"))
+    dead.signal(signal.SIGKILL)  # worker and horse die together, as on a machine crash
+    os.kill(horse_pid, signal.SIGKILL)
+    dead.wait(timeout=10)
+    # rq declares the job abandoned once its heartbeat lapses (~90 s): let that time pass at once.
+    registry = queue.started_job_registry
+    redis_conn.zadd(registry.key, dict.fromkeys(redis_conn.zrange(registry.key, 0, -1), 1), xx=True)
+
+    survivor = start_worker(SENTRY_DSN=sentry.dsn())  # cleans the registries when it starts
+
+    wait_until(lambda: Job.fetch(job.id, connection=redis_conn).get_status() == JobStatus.FAILED, 30, "the failure")
+    assert job.id in queue.failed_job_registry.get_job_ids()
+    wait_until(lambda: sentry_events(sentry), 15, "the Sentry event")
+    survivor.signal(signal.SIGTERM)
+    assert survivor.wait(timeout=20) == 0
+    events = sentry_events(sentry)
+    assert len(events) == 1, events
+    assert "abandoned" in json.dumps(events[0])
+    assert events[0]["tags"]["job_id"] == job.id
+    assert events[0]["tags"]["queue"] == "default"

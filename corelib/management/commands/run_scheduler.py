@@ -23,5 +23,7 @@ class Command(BaseCommand):
         interval = options["interval"] or settings.SCHEDULER_INTERVAL
         connection = get_connection("default")
         scheduler = GracefulScheduler(queue_name="default", interval=interval, connection=connection)
+        # Before anything else: a reload's HUP during registration must not kill the process.
+        scheduler._install_signal_handlers()
         register_schedules(scheduler)
         scheduler.run(burst=options["burst"])
