@@ -70,3 +70,21 @@ def test_moderation_retries_with_backoff_when_wechat_fails():
     assert isinstance(retry, Retry)
     assert retry.max == 5 and retry.intervals == [10, 30, 120, 600, 1800]
     assert moderate_message.job_policy.timeout == 30
+
+
+def test_a_wechat_failure_is_retried_later_by_the_scheduler(people, wechat, start_worker, start_scheduler, redis_conn):
+    from django.db import transaction
+    from rq.job import Job
+
+    from corelib.outbox import enqueue_on_commit
+
+    requests.post(f"{wechat}/__standin__/faults", json={"path": "/wxa/msg_sec_check", "http_status": 503}, timeout=5)
+    with transaction.atomic():
+        message = Message.objects.create(board=people["board"], author=people["user"], content="try again")
+        row = enqueue_on_commit("apps.boards.jobs.moderate_message", message.id)
+    start_worker(WECHAT_API_BASE=wechat)
+    start_scheduler(SCHEDULER_INTERVAL=1)  # moves the retry (due after 10 s) back into its queue
+
+    wait_until(lambda: Message.objects.get(pk=message.pk).moderated_at, 60, "the retried moderation")
+    assert len(wechat_calls(wechat, "/wxa/msg_sec_check")) == 2
+    assert Job.fetch(row.rq_job_id, connection=redis_conn).retries_left == 4
