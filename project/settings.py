@@ -8,6 +8,7 @@ and the real environment wins over it.
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dotenv import load_dotenv
 
@@ -152,8 +153,27 @@ CACHES = {
     }
 }
 
+
+def with_timeouts(url: str, connect: float, read: float) -> str:
+    """Add redis-py's timeouts to a Redis URL unless it sets them itself.
+
+    django-rq passes no connection options along with a URL, and without them an
+    enqueue inside a request would wait on an unreachable Redis indefinitely.
+    A worker raises the read timeout above its blocking dequeue by itself.
+    """
+    query = parse_qs(urlsplit(url).query)
+    wanted = (("socket_connect_timeout", connect), ("socket_timeout", read))
+    missing = {key: value for key, value in wanted if key not in query}
+    if not missing:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(missing)
+
+
+RQ_REDIS_URL = with_timeouts(
+    env_str("RQ_REDIS_URL", REDIS_URL), env_float("REDIS_CONNECT_TIMEOUT", 0.5), env_float("RQ_REDIS_TIMEOUT", 5.0)
+)
 RQ_QUEUES = {
-    name: {"URL": env_str("RQ_REDIS_URL", REDIS_URL), "DEFAULT_TIMEOUT": timeout}
+    name: {"URL": RQ_REDIS_URL, "DEFAULT_TIMEOUT": timeout}
     for name, timeout in (("high", 60), ("default", 180), ("low", 600))
 }
 # on_db_commit: a job enqueued inside a transaction is sent only after commit.
