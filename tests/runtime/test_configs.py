@@ -41,11 +41,15 @@ def test_each_supervisor_file_runs_the_whole_stack_safely(name):
     longest_job = max(queue["DEFAULT_TIMEOUT"] for queue in settings.RQ_QUEUES.values())
     assert int(worker["stopwaitsecs"]) > longest_job
     assert "run_scheduler" in conf["program:rqscheduler"]["command"]
+    # Background work yields the CPU to Gunicorn's workers booting after a reload.
+    assert worker["command"].startswith("nice -n 10 ")
+    assert conf["program:rqscheduler"]["command"].startswith("nice -n 10 ")
+    assert not conf["program:gunicorn"]["command"].startswith("nice")
     for section in (s for s in conf.sections() if s.startswith("program:")):
         program = conf[section]
         assert program["stopasgroup"] == program["killasgroup"] == "true", section
         assert program["autorestart"] == "true", section
-        assert program["command"].startswith("%(here)s/.venv/bin/"), section
+        assert program["command"].removeprefix("nice -n 10 ").startswith("%(here)s/.venv/bin/"), section
         for key in ("stdout_logfile", "stderr_logfile"):
             if key in program:
                 assert program[key].startswith("%(here)s/logs/"), section
