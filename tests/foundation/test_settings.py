@@ -119,4 +119,18 @@ def test_env_example_lists_every_variable_the_settings_read():
         for prefix in re.findall(r'mysql_alias\(\s*"([A-Z_]+)"', text):
             read |= {f"{prefix}_{suffix}" for suffix in ("HOST", "PORT", "NAME", "USER")}
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M))
+    # Set by Supervisor for its children, not by whoever configures the service.
+    read.discard("SUPERVISOR_ENABLED")
     assert read - listed == set(), "variables read by the settings but missing from .env.example"
+
+
+def test_the_readme_configuration_table_covers_env_example():
+    import re
+
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M))
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration") :]
+    table = table[: table.index("\n## ", 4)]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    assert listed - documented == set(), "in .env.example but not in the README's configuration table"
+    assert documented - listed == set(), "in the README's configuration table but not in .env.example"
