@@ -1,5 +1,7 @@
 """The transactional outbox: background jobs recorded with the write they belong to."""
 
+import uuid
+
 from django.db import models
 
 
@@ -7,9 +9,13 @@ class OutboxJob(models.Model):
     """A job to send to RQ, written in the same transaction as the business write.
 
     `sent_at` stays empty until the job is in Redis; the relay pushes what is
-    still pending once Redis answers. The RQ job id is `outbox-<id>`.
+    still pending once Redis answers. The RQ job id comes from `key`, a random
+    UUID, not from the row id: ids repeat across databases sharing one Redis
+    (another checkout, a reset database), and a repeated job id would read as
+    "already pushed" and the job would be skipped.
     """
 
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     func_path = models.CharField(max_length=200)
     args = models.JSONField(default=list)
     kwargs = models.JSONField(default=dict)
@@ -27,4 +33,4 @@ class OutboxJob(models.Model):
 
     @property
     def rq_job_id(self) -> str:
-        return f"outbox-{self.pk}"
+        return f"outbox-{self.key.hex}"

@@ -9,7 +9,7 @@ once Redis is back.
 
 Exactly once per row: a pusher holds the row's lock (select_for_update,
 skip_locked, so the relay and the immediate attempt never push the same row at
-once), and the RQ job (id `outbox-<id>`) is written together with a marker key
+once), and the RQ job (id `outbox-<row key>`) is written together with a marker key
 in one Redis transaction. If the row could not be marked sent after the push,
 the next pusher finds the marker and only marks the row.
 """

@@ -15,7 +15,7 @@ from tests.jobs.conftest import wait_until, wechat_calls
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
-def test_a_job_is_sent_after_commit_with_the_row_id_as_job_id(redis_conn, key):
+def test_a_job_is_sent_after_commit_with_the_row_key_as_job_id(redis_conn, key):
     with transaction.atomic():
         row = enqueue_on_commit("tests.jobs.sample_jobs.count", key)
         assert not Job.exists(row.rq_job_id, connection=redis_conn)
@@ -48,6 +48,25 @@ def test_a_row_is_pushed_once_however_often_it_is_relayed(redis_conn, key):
     django_rq.get_queue("default").empty()
 
 
+def test_a_row_id_used_before_by_another_database_still_gets_its_job(redis_conn, key):
+    # Another checkout or a reset database sharing this Redis pushed a row with the same id.
+    earlier = OutboxJob.objects.create(func_path="tests.jobs.sample_jobs.count", args=["earlier"], queue="default")
+    assert push_now(earlier.pk)
+    reused_id = earlier.pk
+    earlier.delete()
+    django_rq.get_queue("default").empty()
+
+    row = OutboxJob.objects.create(pk=reused_id, func_path="tests.jobs.sample_jobs.count", args=[key], queue="default")
+    assert push_now(row.pk)
+
+    row.refresh_from_db()
+    assert row.sent_at is not None
+    job = Job.fetch(row.rq_job_id, connection=redis_conn)
+    assert job.args == [key]
+    assert django_rq.get_queue("default").job_ids == [row.rq_job_id]
+    django_rq.get_queue("default").empty()
+
+
 def test_posting_while_redis_is_down_succeeds_and_the_job_runs_once_redis_is_back(
     client, people, wechat, private_redis, settings, start_worker
 ):
@@ -75,7 +94,7 @@ def test_posting_while_redis_is_down_succeeds_and_the_job_runs_once_redis_is_bac
 
     message_id = response.json()["id"]
     wait_until(lambda: Message.objects.get(pk=message_id).moderated_at, 30, "the moderation")
-    job = Job.fetch(f"outbox-{row.pk}", connection=private)
+    job = Job.fetch(row.rq_job_id, connection=private)
     wait_until(lambda: job.get_status() == JobStatus.FINISHED, 10, "the job to finish")
     assert len(job.results()) == 1
     assert len(wechat_calls(wechat, "/wxa/msg_sec_check")) == 1
