@@ -36,5 +36,11 @@ check-migrations: $(STAMP)
 	LOG_DIR=$${TMPDIR:-/tmp}/miniprogram-check-logs DJANGO_SETTINGS_MODULE=project.settings_debug \
 		$(BIN)/python manage.py makemigrations --check --dry-run
 
+## make bench: load-test the service beside its ceiling and peers; writes bench/results/<date>.md and .png
+## (make bench QUICK=1: a smoke run under two minutes, written as <date>-quick.md)
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+
 clean:
 	rm -rf $(VENV) var logs pids socks static
