@@ -1,0 +1,286 @@
+"""The bench report: a Markdown file with the tables, ratios and targets, and a PNG chart."""
+
+from pathlib import Path
+
+CASE_TITLES = {
+    "json": "json (small JSON, no I/O)",
+    "db_redis": "db_redis (1 row by pk + 1 Redis GET)",
+    "board_cached": "board, cached (first page of messages)",
+    "board_uncached": "board, uncached (page cache bypassed)",
+    "login": "login (WeChat stand-in, lock, get-or-create, token)",
+}
+SERVER_TITLES = {
+    "gevent": "service: gunicorn gevent",
+    "gevent_uncached": "service: gunicorn gevent",
+    "bare": "ceiling: bare WSGI on gunicorn gevent",
+    "nginx": "physical limit: nginx static file",
+    "sync": "peer: gunicorn sync",
+    "gthread": "peer: gunicorn gthread",
+    "uwsgi": "peer: uWSGI gevent",
+    "granian": "peer: granian WSGI",
+}
+PEERS = ("sync", "gthread", "uwsgi", "granian")
+
+
+def _index(results: list[dict]) -> dict:
+    return {(r["server"], r["case"], r["conns"]): r for r in results if not r["error"]}
+
+
+def _ours(idx: dict, case: str, conns: int) -> dict | None:
+    return idx.get(("gevent", case, conns)) or idx.get(("gevent_uncached", case, conns))
+
+
+def _ratio(a: dict | None, b: dict | None) -> str:
+    if not a or not b or not b["rps"]:
+        return "–"
+    return f"{a['rps'] / b['rps']:.0%}"
+
+
+def _row(r: dict) -> str:
+    return f"{r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']}"
+
+
+def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) per issue 6's targets; met is None when not measured."""
+    idx = _index(results)
+    conns = sorted({r["conns"] for r in results})
+    out: list[tuple[str, str, bool | None]] = []
+
+    def ratio_target(name: str, num: tuple, den: tuple, need: float) -> None:
+        values = []
+        for c in conns:
+            a, b = idx.get((*num, c)), idx.get((*den, c))
+            if a and b and b["rps"]:
+                values.append((c, a["rps"] / b["rps"]))
+        text = ", ".join(f"c={c}: {v:.0%}" for c, v in values) or "not measured"
+        out.append((name, text, all(v >= need for _, v in values) if values else None))
+
+    ratio_target("json ≥ 50% of the bare-WSGI ceiling", ("gevent", "json"), ("bare", "json"), 0.5)
+    ratio_target("db_redis ≥ 60% of json", ("gevent", "db_redis"), ("gevent", "json"), 0.6)
+    ratio_target("board cached ≥ 70% of json", ("gevent", "board_cached"), ("gevent", "json"), 0.7)
+    top = max(conns) if conns else 0
+    for case in ("json", "db_redis", "board_cached"):
+        r = idx.get(("gevent", case, top))
+        if r is None:
+            out.append((f"{case} at c={top}: no errors, p99 < 250 ms", "not measured", None))
+            continue
+        ok = r["non2xx"] == 0 and r["socket_errors"] == 0 and r["p99_ms"] < 250
+        text = f"non-2xx {r['non2xx']}, socket errors {r['socket_errors']}, p99 {r['p99_ms']:.0f} ms"
+        out.append((f"{case} at c={top}: zero non-2xx and socket errors, p99 < 250 ms", text, ok))
+    behind = []
+    compared = 0
+    for peer in PEERS:
+        for c in conns:
+            ours, theirs = idx.get(("gevent", "db_redis", c)), idx.get((peer, "db_redis", c))
+            if ours and theirs:
+                compared += 1
+                if ours["rps"] <= theirs["rps"]:
+                    behind.append(f"{peer} c={c} ({theirs['rps']:,.0f} vs {ours['rps']:,.0f})")
+    out.append(
+        (
+            "db_redis ahead of every peer",
+            "behind " + "; ".join(behind)
+            if behind
+            else f"ahead in all {compared} comparisons"
+            if compared
+            else "not measured",
+            (not behind) if compared else None,
+        )
+    )
+    for case, need in (("json", 1000), ("db_redis", 250)):
+        r = idx.get(("gevent", case, top))
+        out.append(
+            (
+                f"{case} ≥ {need} req/s (seed 001) at c={top}",
+                f"{r['rps']:,.0f} req/s" if r else "not measured",
+                (r["rps"] >= need) if r else None,
+            )
+        )
+    return out
+
+
+def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path | None) -> str:
+    idx = _index(results)
+    conns = sorted({r["conns"] for r in results})
+    m = meta["machine"]
+    lines = [
+        f"# Benchmark, {meta['date']} ({meta['mode']} run)",
+        "",
+        f"`make bench{'' if meta['mode'] == 'full' else ' QUICK=1' if meta['mode'] == 'quick' else ''}` "
+        f"({meta['elapsed_s']} s). {m['cpus']} cores shared by the servers and wrk; Python {m['python']}, "
+        f"Django {m['django']}, gunicorn {m['gunicorn']}, gevent {m['gevent']}; {m['uwsgi']}; {m['granian']}; "
+        f"{m['nginx']}; {m['wrk']}; {m['mariadb']}.",
+        "",
+        f"Each point: wrk on 127.0.0.1, 2 threads, {meta['mode_settings']['seconds']} s after a "
+        f"{meta['mode_settings']['warmup']} s warm-up at the same concurrency, `--timeout 10s`. "
+        "p50/p99 are wrk's latency percentiles; non-2xx are answers ≥ 400; socket errors are connect, read, "
+        "write errors and timeouts. Peak DB connections is MariaDB's `Threads_connected` sampled every 0.2 s "
+        "(the whole server's: other clients of the machine's MariaDB count too, the value before the run is "
+        "in brackets). Peak RSS is the sum over the server's master and workers.",
+        "",
+        "Data: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta["seed"].items() if k != "mini_program_ids")
+        + " (own databases `bench_<run>`, dropped at the end).",
+        "",
+        "Servers: " + "; ".join(f"**{k}**: {v}" for k, v in meta["servers"].items()) + ".",
+        "",
+        "## Targets (issue 6)",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for name, text, met in targets(results):
+        lines.append(f"| {name} | {text} | {'yes' if met else 'no' if met is False else '–'} |")
+    if chart:
+        lines += ["", f"![throughput and p99 per case]({chart.name})"]
+    lines += [
+        "",
+        "## The service (gunicorn gevent, project config)",
+        "",
+        "| case | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors | ÷ ceiling | ÷ nginx | "
+        "peak DB conns | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in CASE_TITLES:
+        for c in conns:
+            r = _ours(idx, case, c)
+            if r is None:
+                continue
+            ceiling, static = idx.get(("bare", "json", c)), idx.get(("nginx", "json", c))
+            lines.append(
+                f"| {case} | {c} | {_row(r)} | {_ratio(r, ceiling)} | {_ratio(r, static)} | "
+                f"{r['threads_connected_peak']} ({r['threads_connected_before']}) | {r['rss_peak_mb']:.0f} |"
+            )
+    lines += [
+        "",
+        "## Ceiling and physical limit (same JSON document)",
+        "",
+        "| server | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors | service json ÷ this |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for server in ("bare", "nginx"):
+        for c in conns:
+            r = idx.get((server, "json", c))
+            if r:
+                ours = idx.get(("gevent", "json", c))
+                lines.append(f"| {SERVER_TITLES[server]} | {c} | {_row(r)} | {_ratio(ours, r)} |")
+    peer_rows = [r for r in results if r["server"] in PEERS]
+    if peer_rows:
+        lines += [
+            "",
+            "## Peers on the same Django app (same worker count)",
+            "",
+            "The last column is the service's requests/s divided by the peer's: above 100% the service is ahead.",
+            "",
+            "| case | conns | server | req/s | p50 ms | p99 ms | non-2xx | socket errors | peak DB conns | "
+            "peak RSS MB | service ÷ this |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for case in CASE_TITLES:
+            for c in conns:
+                ours = idx.get(("gevent", case, c))
+                for server in ("gevent", *PEERS):
+                    r = idx.get((server, case, c))
+                    if r is None or not any(idx.get((p, case, c)) for p in PEERS):
+                        continue
+                    ratio = "" if server == "gevent" else _ratio(ours, r)
+                    lines.append(
+                        f"| {case} | {c} | {SERVER_TITLES[server]} | {_row(r)} | "
+                        f"{r['threads_connected_peak']} ({r['threads_connected_before']}) | {r['rss_peak_mb']:.0f} | "
+                        f"{ratio} |"
+                    )
+    if ab_rows:
+        lines += [
+            "",
+            "## Seed 001's table with ab",
+            "",
+            "`ab -H 'Accept-Encoding: gzip' -t T -c X [-l] URL` against the service (plus `-q -r`: quiet, and do "
+            "not abort on a socket error). ab opens a new connection per request (no `-k`), as seed 001 did.",
+            "",
+            "| case | -c | -l | req/s | complete | failed | of which length | connect | receive | exceptions | "
+            "non-2xx | p50 ms | p99 ms |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for a in ab_rows:
+            lines.append(
+                f"| {a['case']} | {a['conns']} | {'yes' if a['lenient'] else 'no'} | {a['rps']:,.0f} | "
+                f"{a['complete']:.0f} | {a['failed']:.0f} | {a['length']:.0f} | {a['connect']:.0f} | "
+                f"{a['receive']:.0f} | {a['exceptions']:.0f} | {a['non2xx']:.0f} | {a['p50_ms']:.0f} | "
+                f"{a['p99_ms']:.0f} |"
+            )
+        lines += [
+            "",
+            '**What seed 001\'s "errors" were.** Without `-l`, ab takes the length of the first response body as '
+            "the expected one and counts every response of another length as a *failed request* (`Length`), "
+            "although the server answered 200 and logged it so. A dynamic JSON body changes length: here the "
+            "`json` document carries the current time (`1763.0123` and `1763.01234` differ by a digit), and the "
+            "`db_redis` one a row and a counter. With `-l` the same responses are all counted as complete. "
+            "Real failures would show as `connect`, `receive`, `exceptions` or `non-2xx`.",
+        ]
+    not_run = [r for r in results if r["error"]]
+    if not_run or meta["notes"]:
+        lines += ["", "## Not measured", ""]
+        seen = set()
+        for r in not_run:
+            key = (r["server"], r["case"])
+            if key not in seen:
+                seen.add(key)
+                lines.append(f"- {r['case']} on {r['server']}: {r['error']}")
+        lines += [f"- {note}" for note in meta["notes"]]
+    lines += [
+        "",
+        "## Cases",
+        "",
+        *(f"- **{name}**: {title}" for name, title in CASE_TITLES.items()),
+        "- The bare-WSGI ceiling returns the same JSON document as `json` (apps/probes/document.py) with no Django; "
+        "nginx serves one copy of it as a static file.",
+        "- `db_redis` reads a random mini-program row by primary key and its Redis key; `board` reads the first "
+        "page of the board with the most messages, authenticated; `login` posts a fresh code per request to "
+        "`/api/v1/auth/login`, answered by the WeChat stand-in (nine in ten are returning users).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(results: list[dict], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = [r for r in results if not r["error"]]
+    if not rows:
+        return None
+    labels: list[str] = []
+    for r in rows:
+        label = f"{r['case']}\n{r['server'].replace('gevent_uncached', 'gevent')}"
+        if label not in labels:
+            labels.append(label)
+    conns = sorted({r["conns"] for r in rows})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 0.9 * len(labels) + 2), 8), sharex=True)
+    width = 0.8 / len(conns)
+    for i, c in enumerate(conns):
+        xs, rps, p99 = [], [], []
+        for r in rows:
+            if r["conns"] == c:
+                label = f"{r['case']}\n{r['server'].replace('gevent_uncached', 'gevent')}"
+                xs.append(labels.index(label) + (i - (len(conns) - 1) / 2) * width)
+                rps.append(r["rps"])
+                p99.append(r["p99_ms"])
+        top.bar(xs, rps, width, label=f"{c} connections")
+        bottom.bar(xs, p99, width, label=f"{c} connections")
+    top.set_ylabel("requests/s")
+    top.set_title("Throughput per case and server")
+    top.legend()
+    bottom.set_ylabel("p99 latency, ms (log)")
+    bottom.set_yscale("log")
+    bottom.axhline(250, color="red", linewidth=0.8, linestyle="--")
+    bottom.set_title("p99 latency (dashed: the 250 ms target)")
+    bottom.set_xticks(range(len(labels)))
+    bottom.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

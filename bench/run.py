@@ -1,0 +1,366 @@
+"""`make bench`: start the service and its baselines, drive load with wrk and ab, write the report and chart.
+
+    python -m bench.run [--mode full|quick|tiny] [--out DIR]
+
+Everything it measures it starts itself, against its own databases and Redis
+index (bench/fixture.py), and it removes them at the end. See bench/README.md.
+"""
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+import requests
+
+from apps.probes.document import json_document
+from bench import fixture, load, report, servers
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ("sync", "gthread", "uwsgi", "granian")
+
+
+@dataclass
+class Mode:
+    conns: tuple[int, ...]
+    seconds: float
+    warmup: float
+    cases: tuple[str, ...]
+    peers: tuple[str, ...]
+    peer_cases: tuple[str, ...]
+    baselines: bool
+    ab_cases: tuple[str, ...]
+    ab_conns: tuple[int, ...]
+    ab_seconds: int
+    seed: str
+
+
+ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login")
+MODES = {
+    "full": Mode(
+        (10, 100, 1000),
+        10,
+        2,
+        ALL_CASES,
+        PEERS,
+        ("json", "db_redis", "board_cached"),
+        True,
+        ("json", "db_redis"),
+        (100, 2000),
+        10,
+        "full",
+    ),
+    "quick": Mode((100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick"),
+    "tiny": Mode((10,), 1, 0, ("json",), (), (), False, (), (), 1, "tiny"),
+}
+
+
+@dataclass
+class Case:
+    name: str
+    path: str
+    method: str = "GET"
+    script: list[str] = field(default_factory=lambda: ["fixed"])
+    headers: list[str] = field(default_factory=list)
+    body: str | None = None
+
+
+def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
+    first, last = seed["mini_program_ids"]
+    db_redis = Case("db_redis", f"/api/probe/db-redis/{first}")
+    if first == 1:  # a fresh database: ids 1..last, so wrk can pick one at random per request
+        db_redis.script = ["ids", "/api/probe/db-redis/", str(last)]
+    board = f"/api/v1/boards/{seed['board_id']}/messages"
+    auth = [f"Authorization: Bearer {seed['token']}"]
+    login_body = json.dumps({"appid": seed["appid"], "code": f"bench-{run_id}-preflight"})
+    return {
+        "json": Case("json", "/api/probe/json"),
+        "db_redis": db_redis,
+        "board_cached": Case("board_cached", board, headers=auth),
+        "board_uncached": Case("board_uncached", board, headers=auth),
+        "login": Case(
+            "login",
+            "/api/v1/auth/login",
+            "POST",
+            ["login", "/api/v1/auth/login", seed["appid"], f"bench-{run_id}"],
+            body=login_body,
+        ),
+        "static": Case("json", "/probe.json"),
+    }
+
+
+def preflight(server: servers.Server, case: Case) -> str:
+    """'' when the case answers 200 on this server; else why not (the case is then reported as not run)."""
+    headers = dict(h.split(": ", 1) for h in case.headers)
+    try:
+        if case.method == "POST":
+            headers["Content-Type"] = "application/json"
+            answer = requests.post(server.url(case.path), data=case.body, headers=headers, timeout=10)
+        else:
+            answer = requests.get(server.url(case.path), headers=headers, timeout=10)
+    except requests.RequestException as error:
+        return f"preflight failed: {error}"
+    if answer.status_code != 200:
+        return f"preflight answered {answer.status_code}: {answer.text[:160]}"
+    return ""
+
+
+class Bench:
+    def __init__(self, mode_name: str, out_dir: Path, only_cases: list[str] | None) -> None:
+        self.mode_name = mode_name
+        self.mode = MODES[mode_name]
+        if only_cases:
+            self.mode.cases = tuple(c for c in self.mode.cases if c in only_cases)
+        self.out_dir = out_dir
+        self.run_id = uuid.uuid4().hex[:8]
+        self.run_dir = fixture.new_run_dir()
+        self.run_dir.chmod(0o755)  # nginx's workers (user nobody when started as root) read the static file here
+        (self.run_dir / "logs").mkdir()
+        self.data = fixture.BenchData(self.run_id, self.run_dir)
+        self.results: list[load.Result] = []
+        self.ab_rows: list[dict] = []
+        self.servers_info: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.started = time.monotonic()
+        self.step = 0
+        self.total = 0
+
+    def say(self, message: str) -> None:
+        print(f"[bench {time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    # --- the run -------------------------------------------------------------------------
+    def run(self) -> Path:
+        load.ensure_tools(need_ab=bool(self.mode.ab_cases))
+        _raise_nofile()
+        self.say(f"mode {self.mode_name}; run dir {self.run_dir}; creating bench_{self.run_id} databases and seeding")
+        standin = None
+        try:
+            seed = self.data.create(self.mode.seed)
+            self.seed = seed
+            self.say(
+                f"seeded: {seed['messages']} messages ({seed['board_messages']} on the hot board), "
+                f"{seed['users']} users, {seed['likes']} likes"
+            )
+            self.cases = define_cases(seed, self.run_id)
+            # Rate limits lifted: the login case sends thousands of logins a minute from one IP for one appid,
+            # and would otherwise measure the limiter's 429s. The limiter still runs on every call.
+            env = self.data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
+            if "login" in self.mode.cases:
+                standin, base = self._start_standin(seed)
+                env["WECHAT_API_BASE"] = base
+            self.env = env
+            self._measure_all()
+        finally:
+            if standin is not None:
+                standin.terminate()
+                standin.wait(timeout=10)
+            self.data.destroy()
+            self.say("bench databases dropped, Redis index flushed and released")
+        return self._write()
+
+    def _plan(self) -> list[tuple[str, str, list[str]]]:
+        """(server kind, health path, cases) in the order they run."""
+        m = self.mode
+        main = [c for c in m.cases if c != "board_uncached"]
+        plan = [("gevent", "/api/health", main)]
+        if "board_uncached" in m.cases:
+            plan.append(("gevent_uncached", "/api/health", ["board_uncached"]))
+        if m.baselines:
+            plan += [("bare", "/", ["json"]), ("nginx", "/probe.json", ["static"])]
+        for peer in m.peers:
+            if servers.available(peer):
+                plan.append((peer, "/api/health", [c for c in m.peer_cases if c in m.cases]))
+            else:
+                self.notes.append(f"peer {peer} not installed (make bench installs bench/requirements.txt): skipped")
+        return plan
+
+    def _measure_all(self) -> None:
+        plan = self._plan()
+        self.total = sum(len(cases) for _, _, cases in plan) * len(self.mode.conns)
+        for kind, health, cases in plan:
+            self.say(f"starting {kind}")
+            server = self._start(kind, health)
+            self.servers_info[kind] = server.info
+            try:
+                for case_name in cases:
+                    self._measure_case(server, kind, self.cases[case_name])
+                if kind == "gevent":
+                    self._ab(server)
+            finally:
+                server.stop()
+            time.sleep(1)
+
+    def _start(self, kind: str, health: str) -> servers.Server:
+        env = dict(self.env)
+        real = kind
+        if kind == "gevent_uncached":
+            env["BENCH_WSGI_APP"], real = "bench.wsgi_uncached:application", "gevent"
+        if kind == "nginx":
+            (self.run_dir / "static").mkdir(exist_ok=True)
+            (self.run_dir / "static" / "probe.json").write_bytes(orjson.dumps(json_document()))
+        server = servers.start(real, env, self.run_dir, health)
+        server.name = kind
+        return server
+
+    def _measure_case(self, server: servers.Server, kind: str, case: Case) -> None:
+        why_not = preflight(server, case)
+        for conns in self.mode.conns:
+            self.step += 1
+            result = load.Result(label=f"{case.name}@{kind}", case=case.name, server=kind, conns=conns)
+            if why_not:
+                result.error = why_not
+            else:
+                try:
+                    load.measure(
+                        result,
+                        server,
+                        server.url(case.path),
+                        self.mode.seconds,
+                        self.mode.warmup,
+                        case.script,
+                        case.headers,
+                        fixture.MYSQL,
+                    )
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    result.error = str(error)[:300]
+            self.results.append(result)
+            self.say(f"{self.step}/{self.total} {kind:>15} {case.name:<14} c={conns:<5} " + _summary(result))
+            time.sleep(0.5)
+
+    def _ab(self, server: servers.Server) -> None:
+        for case_name in self.mode.ab_cases:
+            case = self.cases[case_name]
+            if preflight(server, case):
+                continue
+            for conns in self.mode.ab_conns:
+                for lenient in (False, True):
+                    row = load.run_ab(server.url(case.path), conns, self.mode.ab_seconds, lenient)
+                    row.update(case=case_name, conns=conns, lenient=lenient)
+                    self.ab_rows.append(row)
+                    self.say(
+                        f"ab {case_name} -c {conns} {'-l' if lenient else '  '}: {row['rps']:.0f} req/s, "
+                        f"failed {row['failed']:.0f} (length {row['length']:.0f}), non-2xx {row['non2xx']:.0f}"
+                    )
+                    time.sleep(2)
+
+    def _start_standin(self, seed: dict) -> tuple[subprocess.Popen, str]:
+        port = servers.free_port()
+        log = open(self.run_dir / "wechat-standin.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.wechat_bench",
+                "--port",
+                str(port),
+                "--appid",
+                seed["appid"],
+                "--users",
+                str(seed["users"]),
+            ],
+            cwd=ROOT,
+            env=self.data.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/__standin__/calls", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        return process, f"http://127.0.0.1:{port}"
+
+    # --- output --------------------------------------------------------------------------------
+    def _write(self) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        stem = datetime.now().strftime("%Y-%m-%d")
+        if self.mode_name != "full":
+            stem += f"-{self.mode_name}"
+        meta = {
+            "mode": self.mode_name,
+            "date": datetime.now().isoformat(timespec="seconds"),
+            "machine": _machine(),
+            "mode_settings": self.mode.__dict__,
+            "seed": {k: v for k, v in self.seed.items() if k not in ("token", "secret")},
+            "servers": self.servers_info,
+            "notes": self.notes,
+            "elapsed_s": round(time.monotonic() - self.started),
+            "workers": servers.WORKERS,
+        }
+        results = [r.as_dict() for r in self.results]
+        (self.out_dir / f"{stem}.json").write_text(
+            json.dumps({"meta": meta, "results": results, "ab": self.ab_rows}, indent=1)
+        )
+        chart = report.chart(results, self.out_dir / f"{stem}.png")
+        md = self.out_dir / f"{stem}.md"
+        md.write_text(report.markdown(meta, results, self.ab_rows, chart))
+        self.say(f"report: {md}" + (f", chart: {chart}" if chart else " (no chart: matplotlib missing)"))
+        return md
+
+
+def _summary(r: load.Result) -> str:
+    if r.error:
+        return f"NOT RUN: {r.error[:120]}"
+    return (
+        f"{r.rps:8.0f} req/s  p50 {r.p50_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms  non-2xx {r.non2xx}  "
+        f"sock {r.socket_errors}  db-conns {r.threads_connected_peak}  rss {r.rss_peak_mb:.0f} MB"
+    )
+
+
+def _raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+def _machine() -> dict:
+    def version(argv: list[str]) -> str:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "missing"
+
+    import django
+    import gevent
+    import gunicorn
+
+    return {
+        "cpus": servers.CPUS,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn.__version__,
+        "gevent": gevent.__version__,
+        "uwsgi": version([str(servers.BIN / "uwsgi"), "--version"]),
+        "granian": version([str(servers.BIN / "granian"), "--version"]),
+        "nginx": version(["nginx", "-v"]),
+        "wrk": version(["wrk", "-v"]),
+        "mariadb": version(["mariadb", "--version"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=MODES, default="full")
+    parser.add_argument("--quick", action="store_true", help="same as --mode quick")
+    parser.add_argument("--tiny", action="store_true", help="same as --mode tiny (the smoke test's run)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--cases", nargs="*", help=f"a subset of {', '.join(ALL_CASES)}")
+    args = parser.parse_args(argv)
+    mode = "tiny" if args.tiny else "quick" if args.quick else args.mode
+    Bench(mode, args.out, args.cases).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
