@@ -47,7 +47,7 @@ ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login")
 MODES = {
     "full": Mode(
         (10, 100, 1000),
-        10,
+        8,
         2,
         ALL_CASES,
         PEERS,

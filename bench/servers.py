@@ -107,10 +107,10 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
     if kind == "uwsgi":
         argv = [
             str(BIN / "uwsgi"),
-            "--http11-socket",
+            "--http-socket",
             f"127.0.0.1:{port}",
             "--module",
-            "project.wsgi:application",
+            "bench.wsgi_gevent_first:application",
             "--master",
             "--processes",
             str(WORKERS),
@@ -128,7 +128,7 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
             "--logto",
             str(run_dir / "uwsgi.log"),
         ]
-        return argv, {}, f"uWSGI {WORKERS} processes, --gevent {UWSGI_ASYNC}, http11-socket"
+        return argv, {}, f"uWSGI {WORKERS} processes, --gevent {UWSGI_ASYNC}, http-socket (no keep-alive)"
     if kind == "granian":
         argv = [
             str(BIN / "granian"),
