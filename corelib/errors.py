@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import orjson
+from django import db
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -130,6 +131,13 @@ def _handle_404(request: HttpRequest, exc: Exception) -> HttpResponse:
     return json_error(404, "not_found", "Not found.")
 
 
+def _handle_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # MySQL restarting or out of reach: the client may retry; we still want to hear of it.
+    logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+    message = "The database does not answer right now. Retry shortly."
+    return json_error(503, "database_unavailable", message, headers={"Retry-After": "1"})
+
+
 def _handle_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # The one place a 500 is produced: log it (Sentry picks it up) and answer in our shape.
     logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
@@ -142,6 +150,8 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, _handle_validation)
     api.add_exception_handler(HttpError, _handle_http_error)
     api.add_exception_handler(Http404, _handle_404)
+    api.add_exception_handler(db.OperationalError, _handle_database_unavailable)
+    api.add_exception_handler(db.InterfaceError, _handle_database_unavailable)
     api.add_exception_handler(Exception, _handle_unexpected)
 
 
