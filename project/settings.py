@@ -148,7 +148,14 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5),
             "SOCKET_TIMEOUT": env_float("REDIS_TIMEOUT", 0.5),
-            "CONNECTION_POOL_KWARGS": {"max_connections": env_int("REDIS_POOL_SIZE", 50, minimum=1)},
+            # Blocking: with more greenlets than connections a request waits its
+            # turn (up to the timeout) instead of the pool raising "Too many
+            # connections", which would read as Redis being down.
+            "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+            "CONNECTION_POOL_KWARGS": {
+                "max_connections": env_int("REDIS_POOL_SIZE", 50, minimum=1),
+                "timeout": env_float("REDIS_POOL_TIMEOUT", 2.0),
+            },
         },
     }
 }
