@@ -49,6 +49,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Paths under /api/ (bearer tokens, no cookies) skip what only cookie-based pages need (corelib.wsgi).
+API_MIDDLEWARE = [
+    "corelib.dbpool.DatabaseBusyMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
