@@ -70,7 +70,15 @@ access_log_format = '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(b)s %(
 
 
 def post_worker_init(worker) -> None:
-    """Read the code revision once per worker, after gevent has patched it."""
+    """Warm the worker and read its code revision, after gevent has patched it.
+
+    Django loads the URLconf, and with it the API's modules, on the first
+    request: done here, the first requests after a start or a HUP do not wait
+    for it (it showed as 8% of a profiled benchmark run).
+    """
+    from django.urls import get_resolver
+
     from corelib.revision import current_revision
 
+    get_resolver().url_patterns  # noqa: B018 - evaluated for its side effect: the import
     worker.log.info("worker %s serving revision %s", worker.pid, current_revision())

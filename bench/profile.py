@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--size", default="quick", choices=("full", "quick", "tiny"))
     parser.add_argument("--hold", type=int, default=0, help="keep the server up this long instead of profiling")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--raw", action="store_true", help="collapsed stacks (text) instead of an SVG")
     parser.add_argument("--env", nargs="*", default=[], help="extra NAME=VALUE for the server")
     args = parser.parse_args()
 
@@ -52,7 +53,7 @@ def main() -> None:
         if args.hold:
             time.sleep(args.hold)
             return
-        out = args.out / f"profile-{args.case}-{kind}-c{args.conns}.svg"
+        out = args.out / f"profile-{args.case}-{kind}-c{args.conns}.{'txt' if args.raw else 'svg'}"
         spy = subprocess.Popen(
             [
                 str(servers.BIN / "py-spy"),
@@ -65,6 +66,7 @@ def main() -> None:
                 "--rate",
                 "200",
                 "--nonblocking",
+                *(["--format", "raw"] if args.raw else []),
                 "--output",
                 str(out),
             ],
