@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -100,6 +101,10 @@ def wrk_args(url: str, conns: int, seconds: float, script_args: list[str], heade
 
 
 def run_wrk(url: str, conns: int, seconds: float, script_args: list[str], headers: list[str]) -> dict:
+    if script_args and script_args[0] == "login":
+        # Each wrk run (warm-up, every concurrency) needs codes of its own: a login
+        # code is valid once, and a replayed one is rightly refused with a 401.
+        script_args = [*script_args[:3], f"{script_args[3]}-{uuid.uuid4().hex[:8]}", *script_args[4:]]
     argv = wrk_args(url, conns, seconds, script_args, headers)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
     match = re.search(r"^BENCHJSON (.*)$", out.stdout, re.M)

@@ -6,8 +6,9 @@
 
 local mode, a1, a2, a3
 local counter = 0
-local tid = 0
 local threads_started = 0
+-- `tid` stays a global: thread:set() writes the thread's globals, and a local
+-- here would shadow it (every thread tid 0, so two threads sent the same codes).
 
 function setup(thread)
   threads_started = threads_started + 1
