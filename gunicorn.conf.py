@@ -76,9 +76,11 @@ def post_worker_init(worker) -> None:
     request: done here, the first requests after a start or a HUP do not wait
     for it (it showed as 8% of a profiled benchmark run).
     """
+    from django.apps import apps
     from django.urls import get_resolver
 
     from corelib.revision import current_revision
 
-    get_resolver().url_patterns  # noqa: B018 - evaluated for its side effect: the import
+    if apps.ready:  # not when this config serves another WSGI app (bench/bare_wsgi.py)
+        get_resolver().url_patterns  # noqa: B018 - evaluated for its side effect: the import
     worker.log.info("worker %s serving revision %s", worker.pid, current_revision())

@@ -59,7 +59,7 @@ MODES = {
         "full",
     ),
     "quick": Mode((100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick"),
-    "tiny": Mode((10,), 1, 0, ("json",), (), (), False, (), (), 1, "tiny"),
+    "tiny": Mode((10,), 1, 0, ("json",), (), (), True, (), (), 1, "tiny"),
 }
 
 

@@ -24,6 +24,8 @@ def test_a_tiny_run_writes_a_report_and_cleans_up(tmp_path):
     text = reports[0].read_text()
     assert "## Targets (issue 6)" in text
     assert "| json | 10 |" in text  # the one case was measured, not skipped
+    # The baselines start on the same gunicorn.conf.py: a hook that assumes Django must not stop them.
+    assert "| ceiling: bare WSGI on gunicorn gevent | 10 |" in text
     assert "bench databases dropped" in out.stdout
     run_id = out.stdout.split("creating bench_", 1)[1].split(" ", 1)[0]
     import pymysql
