@@ -16,8 +16,9 @@ LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 
 
 def ensure_tools(need_ab: bool) -> None:
-    """wrk (and ab) come from Debian's packages; install them if missing."""
-    missing = [pkg for tool, pkg in (("wrk", "wrk"), ("ab", "apache2-utils")) if shutil.which(tool) is None]
+    """wrk, nginx (and ab) come from Debian's packages; install them if missing."""
+    tools = (("wrk", "wrk"), ("nginx", "nginx"), ("ab", "apache2-utils"))
+    missing = [pkg for tool, pkg in tools if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
     if not need_ab and "apache2-utils" in missing:
         missing.remove("apache2-utils")
     if missing:
