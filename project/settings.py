@@ -51,6 +51,8 @@ MIDDLEWARE = [
 ]
 # Paths under /api/ (bearer tokens, no cookies) skip what only cookie-based pages need (corelib.wsgi).
 API_MIDDLEWARE = [
+    # Outermost, so that every answer, a 503 from the next one included, has a length.
+    "corelib.content_length.ContentLengthMiddleware",
     "corelib.dbpool.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]

@@ -41,3 +41,10 @@ def test_an_unknown_api_path_still_answers_json():
     status, headers, body = call("/api/nowhere")
     assert status.startswith("404")
     assert headers["content-type"] == ["application/json"]
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/nowhere"])
+def test_api_answers_carry_their_length_so_gunicorn_does_not_chunk_them(path):
+    status, headers, body = call(path)
+    assert headers["content-length"] == [str(len(body))]
+    assert "transfer-encoding" not in headers
