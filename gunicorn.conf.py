@@ -29,7 +29,7 @@ chdir = str(ROOT)
 # "127.0.0.1:8000", "unix:/path/app.sock", or several separated by commas.
 bind = [item.strip() for item in os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",") if item.strip()]
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "gevent"
+worker_class = "corelib.gunicorn_worker.FairGeventWorker"
 # Concurrent clients per worker. Database use is bounded separately
 # (corelib.db.mysql, DB_POOL_SIZE), so this can stay high for slow clients.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 2000))

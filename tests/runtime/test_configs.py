@@ -60,7 +60,7 @@ def test_gunicorn_settings(monkeypatch):
     monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "project.settings_test")
     config = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
-    assert config["worker_class"] == "gevent"
+    assert config["worker_class"] == "corelib.gunicorn_worker.FairGeventWorker"
     assert config["preload_app"] is False
     assert config["workers"] == 2 * multiprocessing.cpu_count() + 1
     assert config["worker_connections"] == 2000
