@@ -66,6 +66,8 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
             continue
         ok = r["non2xx"] == 0 and r["socket_errors"] == 0 and r["p99_ms"] < 250
         text = f"non-2xx {r['non2xx']}, socket errors {r['socket_errors']}, p99 {r['p99_ms']:.0f} ms"
+        if r["rps"]:
+            text += f" (mean at least {top / r['rps'] * 1000:.0f} ms by Little's law)"
         out.append((f"{case} at c={top}: zero non-2xx and socket errors, p99 < 250 ms", text, ok))
     behind = []
     compared = 0
@@ -97,6 +99,16 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
             )
         )
     return out
+
+
+READING_LATENCIES = (
+    "**Reading the latencies.** wrk 4 corrects its latency histogram for coordinated omission: an answer slower "
+    "than the mean interval between a connection's requests counts again for each request a constant-rate "
+    "client would have sent meanwhile, so one stall of a second weighs as many slow samples. Its percentiles are "
+    "a client's view, not a histogram of the server's request times. And with N connections each sending its "
+    "next request as soon as the last answer came, the mean latency is N ÷ requests/s (Little's law): at 1000 "
+    "connections a p99 under 250 ms needs well over 4,000 req/s from the case itself, whatever the server does."
+)
 
 
 def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path | None) -> str:
@@ -131,6 +143,7 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
     ]
     for name, text, met in targets(results):
         lines.append(f"| {name} | {text} | {'yes' if met else 'no' if met is False else '–'} |")
+    lines += ["", READING_LATENCIES]
     if chart:
         lines += ["", f"![throughput and p99 per case]({chart.name})"]
     lines += [

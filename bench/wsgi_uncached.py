@@ -1,13 +1,18 @@
-"""The service's WSGI app with the board page cache bypassed, for the `board uncached` case.
+"""The service's WSGI app with the board cache bypassed, for the `board uncached` case.
 
-board_version() answering None is the path the app takes when Redis is down:
-every board read goes to MySQL. Token checks and everything else stay as they are.
+Every board read calls its loaders (MySQL), as the app does when Redis is down;
+token checks and everything else stay as they are.
 """
 
 from project.wsgi import application  # isort: skip - sets Django up before the app module below
 
 from apps.boards import cache as board_cache
+from bench.uncached import uncached_read
 
-board_cache.board_version = lambda board_id: None
+if not callable(getattr(board_cache, "cached_read", None)):
+    # Patching a name the app no longer calls would measure the cached path under the uncached label.
+    raise RuntimeError("apps.boards.cache.cached_read is gone: update bench/wsgi_uncached.py")
+
+board_cache.cached_read = uncached_read
 
 __all__ = ["application"]

@@ -114,3 +114,18 @@ def test_a_page_stored_late_by_a_reader_that_raced_a_write_is_never_served(alice
     cache.set(key, (old_version, {"items": [], "next_cursor": None}), 300)
 
     assert [m["content"] for m in messages(alice, board["id"])] == ["second", "first"]
+
+
+def test_the_benchmarks_uncached_case_really_reads_mysql_every_time(alice, board, monkeypatch):
+    from apps.boards import cache as board_cache
+    from bench.uncached import uncached_read
+
+    post(alice, board["id"], "from mysql")
+    messages(alice, board["id"])  # would fill the cache
+    monkeypatch.setattr(board_cache, "cached_read", uncached_read)
+
+    with CaptureQueriesContext(connections["default"]) as default:
+        items = messages(alice, board["id"])
+
+    assert items[0]["content"] == "from mysql"
+    assert len(default.captured_queries) == 3  # the board, the page, whether I liked each
