@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--raw", action="store_true", help="collapsed stacks (text) instead of an SVG")
     parser.add_argument("--env", nargs="*", default=[], help="extra NAME=VALUE for the server")
     args = parser.parse_args()
+    fixture.exit_cleanly_on_signals()
 
     run_id = uuid.uuid4().hex[:8]
     run_dir = fixture.new_run_dir()

@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="*", help=f"a subset of {', '.join(ALL_CASES)}")
     args = parser.parse_args(argv)
     mode = "tiny" if args.tiny else "quick" if args.quick else args.mode
+    fixture.exit_cleanly_on_signals()
     Bench(mode, args.out, args.cases).run()
     return 0
 
