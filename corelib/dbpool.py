@@ -170,6 +170,22 @@ class SlotPool:
         self._semaphore.release()
 
 
+def release_connections() -> None:
+    """Give this request's database connections back to the pool before waiting on something slow.
+
+    A slot is held from a request's first query to its end (CONN_MAX_AGE=0).
+    Held across a call to WeChat, which takes seconds when WeChat is slow, a few
+    logins per worker held every slot and the worker's other requests answered
+    503 database_busy. The next query takes a connection again (an idle one, at
+    no cost). A connection inside a transaction stays.
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.in_atomic_block:
+            connection.close()
+
+
 def pool_for(alias: str) -> SlotPool:
     """This process's pool for a database alias, created on first use."""
     pool = _pools.get(alias)

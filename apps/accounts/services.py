@@ -22,6 +22,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken, MiniProgram, WxUser
 from corelib import cache as safe_cache
 from corelib import ratelimit, wechat
+from corelib.dbpool import release_connections
 from corelib.errors import ApiError, NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
 from corelib.locks import redis_lock
 
@@ -128,6 +129,7 @@ def login(appid: str, code: str, ip: str) -> LoginResult:
     ratelimit.hit("login_ip", ip)
     ratelimit.hit("login_app", appid, field="appid")
     mini_program = get_mini_program(appid)
+    release_connections()  # no database slot held while WeChat answers
     session = _session_for(mini_program, code)
     user, created = get_or_create_user(mini_program, session)
     raw, api_token = issue_token(user)
