@@ -140,8 +140,9 @@ def open_connections(port: int) -> int:
 def wait_until_closed(port: int, timeout: float = 10.0) -> None:
     """Let the server finish closing the last wrk run's connections before the next run opens its own.
 
-    Started while a thousand closes are pending, a run at 1000 connections had a
-    p99 of 6-7 s on every gevent case and 0.2-0.9 s when started after them.
+    Started while the warm-up's closes were pending (400-540 of them, for about
+    0.14 s), a json run at 1000 connections had a p99 of 5.6-6.4 s; started after
+    them, 0.35-1.3 s (three runs each).
     """
     deadline = time.monotonic() + timeout
     while open_connections(port) and time.monotonic() < deadline:
