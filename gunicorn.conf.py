@@ -12,17 +12,36 @@ thread or imports ssl) here would make gevent patch too late
 
 import multiprocessing
 import os
+import shutil
+import sys
+import time
 from pathlib import Path
 
 from dotenv import load_dotenv
 
-ROOT = Path(__file__).resolve().parent
+# absolute(), not resolve(): under /srv/x/current -> releases/R a HUP must load the release
+# `current` points to then, not the one it pointed to when the master started.
+ROOT = Path(__file__).absolute().parent
 load_dotenv(ROOT / ".env", override=False)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from corelib.gunicorn_arbiter import use_rolling_arbiter  # noqa: E402 - needs ROOT on sys.path
+from corelib.gunicorn_paths import instance_name, metrics_dir  # noqa: E402 - needs ROOT on sys.path
+
+# HUP starts the new workers and retires the old ones only once the new ones are ready;
+# USR2 re-execs the master in place (corelib/gunicorn_arbiter.py, README "Reload").
+use_rolling_arbiter()
+
+# The master and its workers log in settings.TIME_ZONE, like the app: Django sets TZ only in the workers, and
+# only once they load it. Default as in project/settings.py. Gunicorn's lines carry the offset (%z).
+os.environ["TZ"] = os.environ.get("TIME_ZONE") or "Asia/Shanghai"
+time.tzset()
 
 # "project.settings_test" -> "test": names the pid file, control socket and logs,
 # so a test stack and a debug stack in the same checkout never share a file.
 SETTINGS = os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_debug")
-INSTANCE = "gunicorn-" + SETTINGS.rpartition("settings_")[2].replace(".", "-")
+INSTANCE = instance_name(SETTINGS)
 
 wsgi_app = "project.wsgi:application"
 chdir = str(ROOT)
@@ -48,6 +67,12 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
 # nginx keeps upstream connections open; a little longer than a client's pause.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
+# Replace a worker after this many requests (0: never), each at a random point up to the jitter
+# later so they do not restart together. Off: after 10 minutes of mixed load the workers were
+# 1.5 MB each above their idle size (make bench MEMORY=1); the README's small-server profile
+# says when to set it.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 0))
 # A request line/header bigger than this is refused before reaching Django.
 limit_request_line = 8190
 
@@ -68,19 +93,53 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The client address nginx passes (X-Forwarded-For / X-Real-IP) and the time taken.
 access_log_format = '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
+# Prometheus (corelib.metrics): the workers inherit this before they import prometheus_client, so their values
+# land in files there and /metrics or `manage.py top` reads all workers at once. Never import prometheus_client
+# here: it imports ssl, which must wait for gevent's patch in each worker.
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or metrics_dir(ROOT, INSTANCE, bind[0]))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+
+
+def on_starting(server) -> None:
+    """A new master: the previous one's values are stale."""
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def on_exit(server) -> None:
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+def child_exit(server, worker) -> None:
+    """What prometheus_client's mark_process_dead does: a dead worker's live gauges go (its counters stay)."""
+    for path in METRICS_DIR.glob(f"gauge_live*_{worker.pid}.db"):
+        path.unlink(missing_ok=True)
+
+
+def pre_request(worker, req) -> None:
+    from corelib import metrics
+
+    req.metrics_started = metrics.request_started()
+
+
+def post_request(worker, req, environ, resp) -> None:
+    from corelib import metrics
+
+    metrics.request_finished(getattr(req, "metrics_started", None), getattr(resp, "status_code", None))
+
 
 def post_worker_init(worker) -> None:
-    """Warm the worker and read its code revision, after gevent has patched it.
+    """Log the code revision the worker serves, once gevent has patched it and the app is loaded.
 
-    Django loads the URLconf, and with it the API's modules, on the first
-    request: done here, the first requests after a start or a HUP do not wait
-    for it (it showed as 8% of a profiled benchmark run).
+    Loading the app (project.wsgi) already imported the URLconf and the API's
+    modules (corelib/wsgi.py). When this returns the worker is ready: the
+    master's RollingArbiter retires an old generation only once every new
+    worker got here (corelib/gunicorn_arbiter.py).
     """
-    from django.apps import apps
-    from django.urls import get_resolver
-
+    from corelib import metrics
+    from corelib.dbpool import open_pools
     from corelib.revision import current_revision
 
-    if apps.ready:  # not when this config serves another WSGI app (bench/bare_wsgi.py)
-        get_resolver().url_patterns  # noqa: B018 - evaluated for its side effect: the import
+    metrics.worker_started()
+    open_pools()
     worker.log.info("worker %s serving revision %s", worker.pid, current_revision())

@@ -8,6 +8,7 @@ released at the end.
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def exit_cleanly_on_signals() -> None:
 class BenchData:
     def __init__(self, run_id: str, run_dir: Path) -> None:
         self.run_id = run_id
+        self.secret_key = secrets.token_urlsafe(48)
         self.run_dir = run_dir
         self.db_name = f"bench_{run_id}"
         self.admin_db_name = f"bench_{run_id}_admin"
@@ -102,6 +104,8 @@ class BenchData:
             LOG_LEVEL="WARNING",
             PYTHONPATH=str(ROOT),
             BENCH_RUN_DIR=str(self.run_dir),
+            PROBES_ENABLED="1",  # the json and db_redis cases measure them
+            SECRET_KEY=self.secret_key,  # settings_test requires a strong one of its own
         )
         env.update(extra)
         return env

@@ -1,4 +1,5 @@
-"""The project's gunicorn.conf.py as it is, with only its file paths moved into the bench run's directory.
+"""The project's gunicorn.conf.py as it is, with only its file paths moved into the bench run's directory
+(and, for the reload case only, BENCH_ARBITER=stock: Gunicorn's stock master).
 
 The access log is off, as it is for every peer (uWSGI --disable-logging, granian --no-access-log, nginx access_log off).
 """
@@ -20,3 +21,11 @@ if os.environ.get("BENCH_WSGI_APP"):
 if os.environ.get("BENCH_WORKER_CLASS"):
     worker_class = os.environ["BENCH_WORKER_CLASS"]
     threads = int(os.environ.get("BENCH_THREADS", "1"))
+if os.environ.get("BENCH_ARBITER") == "stock":
+    # Bench only (the reload case's "before"): Gunicorn's own master, which on HUP stops the old workers at once,
+    # in place of the RollingArbiter the project config installs. The app looks the class up when it starts
+    # the master, after reading this file; a HUP re-reads it but keeps the running master.
+    import gunicorn.app.base
+    import gunicorn.arbiter
+
+    gunicorn.app.base.Arbiter = gunicorn.arbiter.Arbiter

@@ -187,7 +187,7 @@ AB_FIELDS = {
 
 
 def run_ab(url: str, conns: int, seconds: int, lenient: bool) -> dict:
-    """Seed 001's command: ab -H 'Accept-Encoding: gzip' -t SECONDS -c CONNS [-l] URL."""
+    """The ab command of the targets' table: ab -H 'Accept-Encoding: gzip' -t SECONDS -c CONNS [-l] URL."""
     argv = ["ab", "-H", "Accept-Encoding: gzip", "-t", str(seconds), "-c", str(conns)]
     if lenient:
         argv.append("-l")

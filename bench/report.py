@@ -41,7 +41,7 @@ def _row(r: dict) -> str:
 
 
 def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) per issue 6's targets; met is None when not measured."""
+    """(target, measured, met) for each target the report checks; met is None when not measured."""
     idx = _index(results)
     conns = sorted({r["conns"] for r in results})
     out: list[tuple[str, str, bool | None]] = []
@@ -93,7 +93,7 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
         r = idx.get(("gevent", case, top))
         out.append(
             (
-                f"{case} ≥ {need} req/s (seed 001) at c={top}",
+                f"{case} ≥ {need} req/s at c={top}",
                 f"{r['rps']:,.0f} req/s" if r else "not measured",
                 (r["rps"] >= need) if r else None,
             )
@@ -136,7 +136,7 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
         "",
         "Servers: " + "; ".join(f"**{k}**: {v}" for k, v in meta["servers"].items()) + ".",
         "",
-        "## Targets (issue 6)",
+        "## Targets",
         "",
         "| target | measured | met |",
         "|---|---|---|",
@@ -205,10 +205,10 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
     if ab_rows:
         lines += [
             "",
-            "## Seed 001's table with ab",
+            "## The table with ab",
             "",
             "`ab -H 'Accept-Encoding: gzip' -t T -c X [-l] URL` against the service (plus `-q -r`: quiet, and do "
-            "not abort on a socket error). ab opens a new connection per request (no `-k`), as seed 001 did.",
+            "not abort on a socket error). ab opens a new connection per request (no `-k`).",
             "",
             "| case | -c | -l | req/s | complete | failed | of which length | connect | receive | exceptions | "
             "non-2xx | p50 ms | p99 ms |",
@@ -223,13 +223,17 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
             )
         lines += [
             "",
-            '**What seed 001\'s "errors" were.** Without `-l`, ab takes the length of the first response body as '
+            '**What ab\'s "errors" are.** Without `-l`, ab takes the length of the first response body as '
             "the expected one and counts every response of another length as a *failed request* (`Length`), "
             "although the server answered 200 and logged it so. A dynamic JSON body changes length: here the "
             "`json` document carries the current time (`1763.0123` and `1763.01234` differ by a digit), and the "
             "`db_redis` one a row and a counter. With `-l` the same responses are all counted as complete. "
             "Real failures would show as `connect`, `receive`, `exceptions` or `non-2xx`.",
         ]
+    if meta.get("reload"):
+        lines += ["", *reload_section(meta["reload"])]
+    if meta.get("memory"):
+        lines += ["", *memory_section(meta["memory"])]
     not_run = [r for r in results if r["error"]]
     if not_run or meta["notes"]:
         lines += ["", "## Not measured", ""]
@@ -253,6 +257,104 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
         "",
     ]
     return "\n".join(lines)
+
+
+RELOAD_TARGET_GAP_MS = 500
+
+
+def reload_line(row: dict) -> str:
+    """One line of the reload case: one arbiter's figures."""
+    if row["error"]:
+        return f"{row['arbiter']}: NOT RUN: {row['error']}"
+    return (
+        f"{row['arbiter']}: longest gap {row['gap_ms']:.0f} ms, p99 {row['p99_in_ms']:.0f} ms in HUP windows / "
+        f"{row['p99_out_ms']:.0f} ms outside, {row['failures']} failures, {row['retried']} keep-alive retries, "
+        f"rollouts {', '.join(f'{s:.1f}' for s in row['rollout_s'])} s, {row['requests']} requests"
+    )
+
+
+def reload_section(rows: list[dict]) -> list[str]:
+    """The reload case's table: the stock master beside the RollingArbiter, same load, same HUPs."""
+    conns = rows[0]["conns"] if rows else 0
+    lines = [
+        "## Reload: stock vs rolling arbiter",
+        "",
+        f"`db_redis` at c={conns} from the bench's own load generator (bench/reload.py: one thread per keep-alive "
+        "connection, each request's send and answer times recorded), while the Gunicorn master gets HUP, each HUP "
+        "once the last rollout is done. A HUP window runs from the HUP until every old worker has exited, the new "
+        "ones are all there and a request sent after that was answered (at least 2 s). *Longest gap*: the longest "
+        "time inside a window in which no request completed. p99 of the requests sent inside the windows against "
+        "those sent outside. *Failures*: non-2xx answers and requests with no answer; *keep-alive retries*: a "
+        "request that found its reused connection closed by a retiring worker before any answer, sent again on a "
+        "new connection (as nginx does for a GET). *stock*: Gunicorn's own master (BENCH_ARBITER=stock, bench "
+        f"only); *rolling*: the project's RollingArbiter. Target: longest gap < {RELOAD_TARGET_GAP_MS} ms with the "
+        "rolling arbiter.",
+        "",
+        "| arbiter | HUPs | longest gap ms | p99 ms in HUP windows | p99 ms outside | failures | keep-alive retries | "
+        "rollout s (HUP to old workers gone) | requests (in / out) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["error"]:
+            lines.append(f"| {r['arbiter']} | – | not run: {r['error']} | | | | | | |")
+            continue
+        lines.append(
+            f"| {r['arbiter']} | {r['hups']} | {r['gap_ms']:.0f} | {r['p99_in_ms']:.0f} | {r['p99_out_ms']:.0f} | "
+            f"{r['failures']} | {r['retried']} | {', '.join(f'{s:.1f}' for s in r['rollout_s'])} | "
+            f"{r['requests']} ({r['requests_in']} / {r['requests_out']}) |"
+        )
+    return lines
+
+
+MEMORY_TARGETS_MB = {"idle": 550, "rqworker_uss_each": 30, "load_peak": 800}
+
+
+def memory_line(memory: dict) -> str:
+    """One line: the stack's PSS idle and under load, against MEMORY_TARGETS_MB (a 1 GB server)."""
+    idle = memory["idle"]
+    text = (
+        f"idle stack {idle['total']['pss_mb']:.0f} MB PSS (target ≤ {MEMORY_TARGETS_MB['idle']}), "
+        f"one RQ worker {idle['rqworker']['uss_each_mb']:.1f} MB beyond what it shares "
+        f"(target ≤ {MEMORY_TARGETS_MB['rqworker_uss_each']})"
+    )
+    if "load_peak" in memory:
+        growth = memory.get("load_growth_mb")
+        text += (
+            f"; peak under {memory['load_seconds']:.0f} s of mixed load {memory['load_peak']['total']['pss_mb']:.0f} MB"
+            f" (target ≤ {MEMORY_TARGETS_MB['load_peak']})"
+            + (f", second minute to last {growth:+.1f} MB" if growth is not None else "")
+        )
+    if "after_load" in memory:
+        settled = memory["after_load"]["total"]["pss_mb"] - idle["total"]["pss_mb"]
+        text += f"; idle after the load {settled:+.1f} MB against idle before"
+    return text
+
+
+def memory_section(memory: dict) -> list[str]:
+    """The memory case's table: PSS per program of the Supervisor stack, idle and at the load's peak."""
+    columns = [("idle", "idle")]
+    if "load_peak" in memory:
+        columns += [("load_peak", "peak under load"), ("after_load", "idle after load")]
+    lines = [
+        "## Memory: the whole stack",
+        "",
+        f"`python -m bench.memory`: `supervisord_test.conf` from a copy of the checkout, measured "
+        f"{memory['idle_seconds']:.0f} s after every program was RUNNING, then sampled every 5 s under "
+        f"{memory.get('load_seconds', 0):.0f} s of mixed load (the json, db_redis and board reads from 8 threads, "
+        "jobs onto the three queues while fewer than 20 wait). PSS splits a shared page between the processes "
+        "that map it, so the total is "
+        "what the stack costs; USS is what is private to each process.",
+        "",
+        memory_line(memory) + ".",
+        "",
+        "| program | processes | " + " | ".join(f"PSS MB {title}" for _, title in columns) + " | USS MB idle |",
+        "|---|---|" + "---|" * len(columns) + "---|",
+    ]
+    for kind in ("gunicorn", "rqworker", "rqscheduler", "supervisord", "total"):
+        idle = memory["idle"][kind]
+        cells = " | ".join(f"{memory[key][kind]['pss_mb']:.1f}" for key, _ in columns)
+        lines.append(f"| {kind} | {idle['processes']} | {cells} | {idle['uss_mb']:.1f} |")
+    return lines
 
 
 def chart(results: list[dict], path: Path) -> Path | None:

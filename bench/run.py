@@ -1,6 +1,6 @@
 """`make bench`: start the service and its baselines, drive load with wrk and ab, write the report and chart.
 
-    python -m bench.run [--mode full|quick|tiny] [--out DIR]
+    python -m bench.run [--mode full|quick|tiny] [--out DIR] [--memory-only [--memory-load SECONDS]]
 
 Everything it measures it starts itself, against its own databases and Redis
 index (bench/fixture.py), and it removes them at the end. See bench/README.md.
@@ -22,10 +22,12 @@ import orjson
 import requests
 
 from apps.probes.document import json_document
-from bench import fixture, load, report, servers
+from bench import fixture, load, memory, reload, report, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("sync", "gthread", "uwsgi", "granian")
+RELOAD_CONNS = 100
+RELOAD_MIN_WINDOW = 2.0  # seconds: a HUP window lasts at least this long, however fast the rollout
 
 
 @dataclass
@@ -41,6 +43,9 @@ class Mode:
     ab_conns: tuple[int, ...]
     ab_seconds: int
     seed: str
+    memory_load: float | None = None  # seconds of mixed load on the whole stack in the memory case (None: no case)
+    reload_hups: int = 0  # HUPs per arbiter in the reload case (0: no case)
+    reload_settle: float = 3.0  # seconds of load outside HUP windows before the first HUP and after each rollout
 
 
 ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login")
@@ -57,8 +62,11 @@ MODES = {
         (100, 2000),
         10,
         "full",
+        600,
+        3,
+        5.0,
     ),
-    "quick": Mode((100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick"),
+    "quick": Mode((100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick", 30, 3),
     "tiny": Mode((10,), 1, 0, ("json",), (), (), True, (), (), 1, "tiny"),
 }
 
@@ -114,11 +122,19 @@ def preflight(server: servers.Server, case: Case) -> str:
 
 
 class Bench:
-    def __init__(self, mode_name: str, out_dir: Path, only_cases: list[str] | None) -> None:
+    def __init__(
+        self, mode_name: str, out_dir: Path, only_cases: list[str] | None, reload_hups: int | None = None
+    ) -> None:
         self.mode_name = mode_name
         self.mode = MODES[mode_name]
         if only_cases:
             self.mode.cases = tuple(c for c in self.mode.cases if c in only_cases)
+            if "reload" not in only_cases:
+                self.mode.reload_hups = 0
+            if only_cases == ["reload"]:  # the reload case alone: no baselines, ab or memory either
+                self.mode.baselines, self.mode.ab_cases, self.mode.memory_load = False, (), None
+        if reload_hups is not None:
+            self.mode.reload_hups = reload_hups
         self.out_dir = out_dir
         self.run_id = uuid.uuid4().hex[:8]
         self.run_dir = fixture.new_run_dir()
@@ -129,6 +145,8 @@ class Bench:
         self.ab_rows: list[dict] = []
         self.servers_info: dict[str, str] = {}
         self.notes: list[str] = []
+        self.memory: dict | None = None
+        self.reload_rows: list[dict] = []
         self.started = time.monotonic()
         self.step = 0
         self.total = 0
@@ -158,19 +176,63 @@ class Bench:
                 env["WECHAT_API_BASE"] = base
             self.env = env
             self._measure_all()
+            if self.mode.reload_hups:
+                self._measure_reload()
         finally:
             if standin is not None:
                 standin.terminate()
                 standin.wait(timeout=10)
             self.data.destroy()
             self.say("bench databases dropped, Redis index flushed and released")
+        if self.mode.memory_load is not None:
+            self._measure_memory()
         return self._write()
+
+    def _measure_memory(self) -> None:
+        """The memory case: the whole Supervisor stack, idle, then under mixed load (bench/memory.py)."""
+        self.say(f"memory: whole stack idle, then {self.mode.memory_load:.0f} s of mixed load")
+        self.memory = memory.measure(20, self.mode.memory_load, None, {})
+        self.say("memory: " + report.memory_line(self.memory))
+
+    def _measure_reload(self) -> None:
+        """The reload case: the same load and HUPs against Gunicorn's stock master, then the RollingArbiter."""
+        first, last = self.seed["mini_program_ids"]
+        ids = range(first, last + 1) if first == 1 else [first]
+        paths = [f"/api/probe/db-redis/{i}" for i in ids]
+        for arbiter in ("stock", "rolling"):
+            kind = f"reload_{arbiter}"
+            self.say(f"reload: {arbiter} arbiter, db_redis at c={RELOAD_CONNS}, {self.mode.reload_hups} HUPs")
+            env = dict(self.env)
+            if arbiter == "stock":
+                env["BENCH_ARBITER"] = "stock"
+            try:
+                server = servers.start("gevent", env, self.run_dir, "/api/health")
+            except (RuntimeError, TimeoutError) as error:
+                self.reload_rows.append(reload.ReloadResult(arbiter, RELOAD_CONNS, 0, error=str(error)[:300]).as_dict())
+                continue
+            server.name = kind
+            self.servers_info[kind] = server.info + f", {arbiter} arbiter"
+            try:
+                row = reload.measure(
+                    server,
+                    arbiter,
+                    paths,
+                    RELOAD_CONNS,
+                    self.mode.reload_hups,
+                    self.mode.reload_settle,
+                    RELOAD_MIN_WINDOW,
+                )
+            finally:
+                server.stop()
+            self.reload_rows.append(row.as_dict())
+            self.say("reload: " + report.reload_line(row.as_dict()))
+            time.sleep(1)
 
     def _plan(self) -> list[tuple[str, str, list[str]]]:
         """(server kind, health path, cases) in the order they run."""
         m = self.mode
         main = [c for c in m.cases if c != "board_uncached"]
-        plan = [("gevent", "/api/health", main)]
+        plan = [("gevent", "/api/health", main)] if main else []
         if "board_uncached" in m.cases:
             plan.append(("gevent_uncached", "/api/health", ["board_uncached"]))
         if m.baselines:
@@ -296,6 +358,8 @@ class Bench:
             "notes": self.notes,
             "elapsed_s": round(time.monotonic() - self.started),
             "workers": servers.WORKERS,
+            "memory": self.memory,
+            "reload": self.reload_rows,
         }
         results = [r.as_dict() for r in self.results]
         (self.out_dir / f"{stem}.json").write_text(
@@ -306,6 +370,17 @@ class Bench:
         md.write_text(report.markdown(meta, results, self.ab_rows, chart))
         self.say(f"report: {md}" + (f", chart: {chart}" if chart else " (no chart: matplotlib missing)"))
         return md
+
+
+def write_memory_report(out_dir: Path, figures: dict) -> Path:
+    """`<date>-memory.md` and `.json`: the memory case alone."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = datetime.now().strftime("%Y-%m-%d") + "-memory"
+    (out_dir / f"{stem}.json").write_text(json.dumps(figures, indent=1))
+    path = out_dir / f"{stem}.md"
+    path.write_text("\n".join([f"# Memory, {figures['date']}", "", *report.memory_section(figures), ""]))
+    print(f"memory: {report.memory_line(figures)}\nreport: {path}", flush=True)
+    return path
 
 
 def _summary(r: load.Result) -> str:
@@ -355,11 +430,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="same as --mode quick")
     parser.add_argument("--tiny", action="store_true", help="same as --mode tiny (the smoke test's run)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--cases", nargs="*", help=f"a subset of {', '.join(ALL_CASES)}")
+    parser.add_argument(
+        "--cases", nargs="*", help=f"a subset of {', '.join(ALL_CASES)}, reload (alone: the reload case only)"
+    )
+    parser.add_argument("--reload-hups", type=int, help="HUPs per arbiter in the reload case (0: skip it)")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory case (light on a shared box)")
+    parser.add_argument("--memory-load", type=float, default=600, help="seconds of mixed load in --memory-only")
     args = parser.parse_args(argv)
     mode = "tiny" if args.tiny else "quick" if args.quick else args.mode
     fixture.exit_cleanly_on_signals()
-    Bench(mode, args.out, args.cases).run()
+    if args.memory_only:
+        write_memory_report(args.out, memory.measure(20, args.memory_load, None, {}))
+        return 0
+    Bench(mode, args.out, args.cases, args.reload_hups).run()
     return 0
 
 

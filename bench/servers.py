@@ -21,6 +21,21 @@ GRANIAN_BLOCKING_THREADS = 8
 UWSGI_ASYNC = 2000  # = gunicorn's worker_connections
 
 
+def children_map() -> dict[int, list[int]]:
+    """Every process's children, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
 @dataclass
 class Server:
     name: str
@@ -35,16 +50,7 @@ class Server:
 
     def tree_pids(self) -> list[int]:
         """The master and every descendant (the workers)."""
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
+        children = children_map()
         found, todo = [], [self.process.pid]
         while todo:
             pid = todo.pop()

@@ -1,4 +1,4 @@
-"""The WeChat stand-in (corelib.wechat_standin) as the login case runs it.
+"""The WeChat stand-in (devtools.wechat_standin) as the login case runs it.
 
 Unchanged, except that any code starting with `bench-` is valid once: the
 load generator cannot mint codes over HTTP at thousands a second. Each code maps
@@ -11,7 +11,7 @@ new one (first logins), as real traffic mixes them.
 import argparse
 import zlib
 
-from corelib import wechat_standin
+from devtools import wechat_standin
 
 
 class BenchCodes(dict):

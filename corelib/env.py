@@ -5,8 +5,11 @@ malformed, so a typo fails at start-up instead of at the first request.
 """
 
 import os
+import zoneinfo
 
 from django.core.exceptions import ImproperlyConfigured
+
+from corelib.secret_strength import weakness
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -22,11 +25,18 @@ def env_str(name: str, default: str | object = _MISSING) -> str:
     return value
 
 
-def env_secret(name: str) -> str:
-    """A secret: no default anywhere, and an empty value counts as missing."""
+def env_secret(name: str, *, strong: bool = False) -> str:
+    """A secret: no default anywhere, and an empty value counts as missing.
+
+    Never one of .env.example's placeholders; with `strong`, also 50+ characters
+    with enough randomness (corelib.secret_strength).
+    """
     value = os.environ.get(name, "").strip()
     if not value:
         raise ImproperlyConfigured(f"The secret {name} is required and not set (environment or .env).")
+    reason = weakness(value, strong=strong)
+    if reason:
+        raise ImproperlyConfigured(f"The secret {name} {reason}: set a value of your own (environment or .env).")
     return value
 
 
@@ -70,3 +80,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    return value
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA zone name such as Asia/Shanghai or UTC."""
+    value = os.environ.get(name, "").strip() or default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a time zone name (e.g. Asia/Shanghai, UTC).") from None
+    return value

@@ -8,13 +8,19 @@ that shape with the right status, naming the offending field when there is one.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from django import db
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+    from ninja.errors import HttpError, ValidationError
+
+# No django-ninja at import: the exceptions and json_error() are used by the database pool and
+# the services, which RQ workers load too, and ninja with pydantic is 8 MB more in each of them.
+# The handlers import it when install() runs, in the web; the schemas are corelib.error_schemas.
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +126,8 @@ def _handle_validation(request: HttpRequest, exc: ValidationError) -> HttpRespon
 
 
 def _handle_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    from ninja.errors import AuthenticationError
+
     if isinstance(exc, AuthenticationError):
         return json_error(401, "unauthorized", "An API token is required: Authorization: Bearer <token>.", "token")
     if exc.status_code == 400 and "request body" in str(exc):
@@ -146,6 +154,8 @@ def _handle_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def install(api: NinjaAPI) -> None:
     """Register the handlers on a NinjaAPI instance."""
+    from ninja.errors import HttpError, ValidationError
+
     api.add_exception_handler(ApiError, _handle_api_error)
     api.add_exception_handler(ValidationError, _handle_validation)
     api.add_exception_handler(HttpError, _handle_http_error)
@@ -174,15 +184,3 @@ def json_not_allowed(view):
 
     wrapped.csrf_exempt = True  # type: ignore[attr-defined]
     return wrapped
-
-
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(Schema):
-    """The one error shape, for the OpenAPI document."""
-
-    error: ErrorDetail

@@ -5,7 +5,7 @@ request, answer again. When the client sends its next request before the
 greenlet reads (a busy client, or nginx's upstream keep-alive), the read
 returns at once and the greenlet never yields, so a few connections are served
 over and over while the others wait: a median under a millisecond and a p99 of
-seconds (gunicorn issue 2585). Yielding once after each response puts the
+seconds (measured by bench/, see its results). Yielding once after each response puts the
 greenlet behind every connection that is ready, round robin.
 
 Imported by the Gunicorn master to find the class: gevent and Gunicorn only,

@@ -7,9 +7,13 @@ pool (corelib.dbpool): what the connection-bound load test aims at.
 which is how a deploy sees that the reload reached every worker.
 `/api/ready` checks every database alias and Redis concurrently, each with a
 short timeout, so the answer comes within a second even when a server is
-unreachable, and names what is down.
+unreachable. It names what is down, and why, only to a trusted caller
+(corelib.trusted_caller): the reasons carry database users and host names.
+Everyone else gets the bare status.
 """
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import pymysql
@@ -18,8 +22,9 @@ from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
 
-from apps.accounts.models import MiniProgram
+from corelib.models import OutboxJob
 from corelib.revision import current_revision
+from corelib.trusted_caller import is_trusted_caller
 
 CHECK_TIMEOUT = 0.8
 
@@ -59,8 +64,10 @@ def _check_redis() -> None:
         client.close()
 
 
-def component_checks() -> dict:
-    checks = {f"database:{alias}": (lambda alias=alias: _check_database(alias)) for alias in settings.DATABASES}
+def component_checks() -> dict[str, Callable[[], None]]:
+    checks: dict[str, Callable[[], None]] = {
+        f"database:{alias}": functools.partial(_check_database, alias) for alias in settings.DATABASES
+    }
     checks["redis"] = _check_redis
     return checks
 
@@ -87,7 +94,7 @@ def health(request):
 
 
 def database(request):
-    return JsonResponse({"status": "ok", "mini_programs": MiniProgram.objects.exists()})
+    return JsonResponse({"status": "ok", "outbox_rows": OutboxJob.objects.exists()})
 
 
 def version(request):
@@ -96,6 +103,11 @@ def version(request):
 
 def ready(request):
     failures = failing_components()
+    if not is_trusted_caller(request):
+        if failures:
+            error = {"code": "not_ready", "message": "Some components do not answer."}
+            return JsonResponse({"status": "unavailable", "error": error}, status=503)
+        return JsonResponse({"status": "ready"})
     if failures:
         return JsonResponse(
             {

@@ -41,7 +41,7 @@ def job_policy(
     policy = JobPolicy(queue, timeout, retry_max, tuple(retry_intervals), result_ttl)
 
     def decorate(func: Callable) -> Callable:
-        func.job_policy = policy
+        func.job_policy = policy  # type: ignore[attr-defined]  # the policy travels with the function
         return func
 
     return decorate

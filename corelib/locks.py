@@ -1,7 +1,7 @@
 """A Redis lock that degrades to "no lock" when Redis is down.
 
 Used where a lock prevents wasted work or a burst of duplicate inserts, and a
-database constraint is the real guarantee (seed 000's `with cache.lock(...)`).
+database constraint is the real guarantee (where a `with cache.lock(...)` would otherwise stand).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Logging: one compact line format and where each logger writes.
 
-Format (in the spirit of seed 001): a one-letter level marker, the time, the
-source path relative to the project, the line, the message. Tracebacks keep
+Format: a one-letter level marker, the local time with its UTC offset, the
+source path relative to the project, the line, the message. Local time is
+settings.TIME_ZONE: Django sets the process's TZ from it when it loads the
+settings, and gunicorn.conf.py and `make run` set the same TZ for Gunicorn and
+Supervisor, so every program's lines read in one zone. Tracebacks keep
 the project's own frames and drop the ones inside the virtualenv, which are
 rarely what needs fixing and bury the frame that is.
 """
@@ -9,6 +12,7 @@ rarely what needs fixing and bury the frame that is.
 import logging
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -25,11 +29,15 @@ _VENV_PREFIX = sys.prefix + os.sep if sys.prefix != sys.base_prefix else None
 
 
 class ProjectFormatter(logging.Formatter):
-    """`[I 2026-11-23 12:00:00,123 apps/boards/views.py:42] message`."""
+    """`[I 2026-11-23 12:00:00,123+0800 apps/boards/views.py:42] message`."""
 
     def __init__(self, base_dir: str | Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.base_dir = str(Path(base_dir or Path.cwd()).resolve()) + os.sep
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
+        local = time.localtime(record.created)
+        return f"{time.strftime('%Y-%m-%d %H:%M:%S', local)},{int(record.msecs):03d}{time.strftime('%z', local)}"
 
     def relative_path(self, pathname: str) -> str:
         for marker in _PACKAGE_DIRS:

@@ -20,12 +20,25 @@ DEFAULT_LIMITS = {
     "login_ip": (30, 60),
     "login_app": (3000, 60),
     "post_user": (30, 60),
+    "write_user": (120, 60),
+    "write_ip": (600, 60),
 }
 
 
 def limit_for(name: str) -> tuple[int, int]:
     limits = getattr(settings, "RATE_LIMITS", None) or {}
     return tuple(limits.get(name, DEFAULT_LIMITS[name]))  # type: ignore[return-value]
+
+
+def hit_write(user_id: int, ip: str) -> None:
+    """Count one write (create, like, reply, profile change, logout...) per user and per client address.
+
+    Both limits apply: one account cannot flood, and neither can many accounts
+    from one address. The per-address limit is higher, as a carrier's NAT puts
+    many people behind one address.
+    """
+    hit("write_user", str(user_id))
+    hit("write_ip", ip)
 
 
 def hit(name: str, identity: str, field: str | None = None) -> None:

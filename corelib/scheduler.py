@@ -1,6 +1,9 @@
 """Scheduled jobs, declared in code, and the scheduler process that runs them.
 
-`manage.py run_scheduler` registers SCHEDULES when it starts. Registration is
+Each installed app declares what runs when in its own `schedules.py`, as a
+`schedules()` function returning Schedule objects; `declared_schedules()`
+collects them from every app Django knows, so this module names no app.
+`manage.py run_scheduler` registers them when it starts. Registration is
 idempotent: every schedule has a fixed job id, an unchanged one is left as it
 is (keeping its next run time), a changed one is replaced, and one no longer
 declared is removed, so restarting the scheduler ten times leaves each once.
@@ -8,12 +11,18 @@ declared is removed, so restarting the scheduler ten times leaves each once.
 The process also moves due retries (rq's `Retry(interval=...)` puts a failed
 job in each queue's ScheduledJobRegistry) into their queues, so workers need
 no `--with-scheduler`. HUP, TERM or INT finish the current pass and exit 0;
-a second signal exits at once.
+a second TERM or INT exits at once, a second HUP changes nothing.
+
+A Redis outage of any length is waited out (corelib.redis_outage): the
+process never exits for it, and once Redis is back it registers itself and the
+schedules again, which a Redis restarted without its data has forgotten.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import json
 import logging
 import signal
@@ -22,11 +31,15 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import sentry_sdk
+from django.apps import apps
 from django.conf import settings
 from django_rq.queues import DjangoScheduler
 from rq.scheduler import RQScheduler
 
+from corelib.hangup import finish_exit
 from corelib.jobpolicy import policy_for
+from corelib.redis_outage import REDIS_DOWN, RedisOutage
 
 logger = logging.getLogger("corelib.rq.scheduler")
 # rq-scheduler calls crontab's next() the way that library warns about; its behaviour is what we rely on.
@@ -54,14 +67,14 @@ class Schedule:
 
 
 def declared_schedules() -> list[Schedule]:
-    """What runs when. Cron strings are in settings.TIME_ZONE (Asia/Shanghai)."""
-    return [
-        Schedule("refresh-access-tokens", "apps.accounts.jobs.refresh_access_tokens", interval=90 * 60),
-        Schedule("relay-outbox", "corelib.outbox.relay_outbox", interval=settings.OUTBOX_RELAY_INTERVAL),
-        Schedule("rollup-daily-stats", "apps.boards.jobs.rollup_daily_stats", cron="10 0 * * *"),
-        Schedule("purge-expired-tokens", "apps.accounts.jobs.purge_expired_tokens", cron="40 0 * * *"),
-        Schedule("purge-sent-outbox", "corelib.outbox.purge_sent_outbox", cron="50 0 * * *"),
-    ]
+    """Every installed app's schedules (`<app>/schedules.py`, function `schedules()`), in app order."""
+    collected: list[Schedule] = []
+    for config in apps.get_app_configs():
+        module_name = f"{config.name}.schedules"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        collected.extend(importlib.import_module(module_name).schedules())
+    return collected
 
 
 def _create(scheduler: DjangoScheduler, schedule: Schedule) -> None:
@@ -107,6 +120,7 @@ class GracefulScheduler(DjangoScheduler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._stop_requested = False
+        self._outage: RedisOutage | None = None
         self._retries = RQScheduler(list(settings.RQ_QUEUES), connection=self.connection, interval=self._interval)
 
     def _install_signal_handlers(self) -> None:
@@ -116,12 +130,45 @@ class GracefulScheduler(DjangoScheduler):
     def _request_stop(self, signum, frame) -> None:
         logger.info("scheduler: %s received, exiting after this pass", signal.Signals(signum).name)
         self._stop_requested = True
-        for other in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        # A later HUP is the same reload again (they may come 0.5 s apart); a second TERM/INT is not.
+        signal.signal(signal.SIGHUP, self._already_stopping)
+        for other in (signal.SIGTERM, signal.SIGINT):
             signal.signal(other, self._force_stop)
+
+    def _already_stopping(self, signum, frame) -> None:
+        logger.info("scheduler: HUP again; already exiting after this pass")
 
     def _force_stop(self, signum, frame) -> None:
         logger.warning("scheduler: second signal (%s), exiting now", signal.Signals(signum).name)
         raise SystemExit(1)
+
+    def ride_out_redis_outage(self, error: BaseException | None = None) -> bool:
+        """Wait for Redis (True once it answers, False when asked to stop); after an outage, register again."""
+        if self._outage is None:
+            self._outage = RedisOutage(self.connection, "scheduler", logger, lambda: self._stop_requested)
+        if error is not None:
+            self._outage.noticed(error)
+        if not self._outage.wait():
+            return False
+        if error is not None:
+            try:
+                if not self.connection.hexists(self.key, "birth"):
+                    self.connection.delete(self.key)
+                    self.register_birth()
+                register_schedules(self)
+            except REDIS_DOWN as again:
+                return self.ride_out_redis_outage(again)
+        return True
+
+    def _pass(self) -> None:
+        self.heartbeat()
+        if self.acquire_lock():
+            self.enqueue_jobs()
+            self.remove_lock()
+        else:
+            logger.debug("scheduler lock held by another scheduler; skipping this pass")
+        if self._retries.acquire_locks():
+            self._retries.enqueue_scheduled_jobs()
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -129,25 +176,31 @@ class GracefulScheduler(DjangoScheduler):
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def run(self, burst: bool = False) -> None:
-        self.register_birth()
         self._install_signal_handlers()
+        if not self.ride_out_redis_outage():  # stopped while Redis was still down
+            finish_exit()
+            return
+        self.register_birth()
         logger.info("scheduler %s started, checking every %ss", self.name, self._interval)
         try:
             while not self._stop_requested:
                 started = time.monotonic()
-                self.heartbeat()
-                if self.acquire_lock():
-                    self.enqueue_jobs()
-                    self.remove_lock()
-                else:
-                    logger.debug("scheduler lock held by another scheduler; skipping this pass")
-                if self._retries.acquire_locks():
-                    self._retries.enqueue_scheduled_jobs()
+                try:
+                    self._pass()
+                except REDIS_DOWN as error:
+                    if not self.ride_out_redis_outage(error):
+                        break
+                    continue
                 if burst:
                     break
                 self._sleep(self._interval - (time.monotonic() - started))
         finally:
-            self.remove_lock()
-            self._retries.release_locks()
-            self.register_death()
+            try:
+                self.remove_lock()
+                self._retries.release_locks()
+                self.register_death()
+            except REDIS_DOWN as error:
+                logger.warning("scheduler: exiting without deregistering, Redis unavailable (%s)", error)
             logger.info("scheduler %s stopped", self.name)
+        sentry_sdk.flush(timeout=5)
+        finish_exit()  # under Supervisor: exit 0 here, without Python's slow shutdown

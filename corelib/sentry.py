@@ -72,7 +72,11 @@ def init_sentry(dsn: str, environment: str, release: str = "") -> None:
         dsn=dsn,
         environment=environment,
         release=release or None,
+        # Only these two: the SDK would otherwise import and enable an integration for every
+        # library it finds installed (Redis among them), 1.2 MB more in each of the stack's
+        # processes for breadcrumbs of Redis commands (python -m bench.memory).
         integrations=[DjangoIntegration(), RqIntegration()],
+        auto_enabling_integrations=False,
         send_default_pii=False,
         before_send=before_send,
         before_breadcrumb=before_breadcrumb,

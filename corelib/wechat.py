@@ -2,7 +2,7 @@
 
 Real request and answer shapes (developers.weixin.qq.com, mini-program server
 API). Every call has a (connect, read) timeout and uses settings.WECHAT_API_BASE,
-so tests and `make run` point it at corelib.wechat_standin. WeChat answers most
+so tests and `make run` point it at devtools.wechat_standin. WeChat answers most
 errors with HTTP 200 and a JSON {"errcode", "errmsg"}; those become typed
 exceptions below. Nothing here logs a response body: jscode2session's answer
 holds the session_key, which must never reach a log line.

@@ -2,8 +2,8 @@
 
 WeChat limits how often a token may be fetched and a new token may invalidate
 the old one, so every process reads the shared copy in Redis instead of
-fetching its own. `apps.accounts.jobs.refresh_access_tokens` (every 90 minutes)
-refreshes each token before it expires; `call_with_token` fetches a fresh one
+fetching its own. A scheduled job (every 90 minutes) refreshes each token
+before it expires; `call_with_token` fetches a fresh one
 when WeChat answers "token expired" and tries once more.
 """
 
@@ -13,17 +13,25 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django_redis import get_redis_connection
 
-from apps.accounts.models import MiniProgram
 from corelib import wechat
 
 logger = logging.getLogger("jobs.wechat_tokens")
 
 T = TypeVar("T")
+
+
+class MiniProgram(Protocol):
+    """What this module needs of a mini-program: the app's model provides it."""
+
+    appid: str
+    secret: str
+
+
 # Refresh when less than this is left: the job runs every 90 minutes and a token lives 120.
 REFRESH_AHEAD = 100 * 60
 # Stop using a token this long before WeChat's expiry.

@@ -3,15 +3,20 @@
 The API authenticates every request with a bearer token, never a cookie, so
 sessions, CSRF, auth, messages and clickjacking middleware do nothing for it
 but cost time on every request (about 17% of a cached board read, profiled with
-bench/profile.py). Paths under API_PREFIX go through API_MIDDLEWARE; everything
+bench/profile.py). Paths under API_PREFIX, and /metrics, go through API_MIDDLEWARE; everything
 else (the admin, django-rq's pages) through MIDDLEWARE, unchanged.
 """
 
 import django
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.urls import get_resolver
+
+from corelib.body_limit import BodyLimit
 
 API_PREFIX = "/api/"
+# Prometheus scrapes by address: the lean chain has no host check and no cookies to read.
+LEAN_PREFIXES = (API_PREFIX, "/metrics")
 
 
 class ApiWSGIHandler(WSGIHandler):
@@ -34,10 +39,16 @@ class PathDispatcher:
         self.full = full
 
     def __call__(self, environ, start_response):
-        handler = self.api if environ.get("PATH_INFO", "").startswith(API_PREFIX) else self.full
+        handler = self.api if environ.get("PATH_INFO", "").startswith(LEAN_PREFIXES) else self.full
         return handler(environ, start_response)
 
 
-def get_application() -> PathDispatcher:
+def get_application() -> BodyLimit:
     django.setup(set_prefix=False)
-    return PathDispatcher(api=ApiWSGIHandler(), full=WSGIHandler())
+    # Django imports the URLconf (and with it every API module) on the first request. Importing it
+    # here makes the first requests after a start or reload not wait for it, and makes a broken
+    # module fail loading the app: a Gunicorn worker then never reports ready, and
+    # `gunicorn --check-config` (the USR2 check) fails.
+    get_resolver().url_patterns  # noqa: B018 - evaluated for its side effect: the import
+    # Outermost: an oversized body is refused before any handler reads it (corelib.body_limit).
+    return BodyLimit(PathDispatcher(api=ApiWSGIHandler(), full=WSGIHandler()))

@@ -41,10 +41,24 @@ def connection(bind: str, timeout: float = 2.0) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(host, int(port), timeout=timeout)
 
 
+def probe_headers() -> dict[str, str]:
+    """Ask as nginx does: for a served host name, over HTTPS as far as Django can tell.
+
+    This script stands where nginx stands (on the host, in front of Gunicorn), so it
+    says what nginx says: without a Host from ALLOWED_HOSTS Django answers 400, and
+    on master SECURE_SSL_REDIRECT would answer /api/version with a redirect.
+    """
+    names = [name.strip() for name in os.environ.get("ALLOWED_HOSTS", "").split(",") if name.strip()]
+    headers = {"Connection": "close", "X-Forwarded-Proto": "https"}
+    if names and names[0] != "*":
+        headers["Host"] = names[0].lstrip(".")
+    return headers
+
+
 def get(bind: str, path: str) -> tuple[int, dict]:
     conn = connection(bind)
     try:
-        conn.request("GET", path, headers={"Connection": "close"})
+        conn.request("GET", path, headers=probe_headers())
         response = conn.getresponse()
         body = response.read()
         try:

@@ -6,16 +6,19 @@ read from the environment; an untracked `.env` at the project root is read first
 and the real environment wins over it.
 """
 
+import importlib.util
 import os
+import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dotenv import load_dotenv
 
-from corelib.env import env_bool, env_float, env_int, env_list, env_str
+from corelib.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_time_zone
 from corelib.logging import build_logging
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).absolute().parent.parent  # not resolve(): see gunicorn.conf.py
 # ENV_FILE points elsewhere for tests; the real environment always wins over the file.
 load_dotenv(os.environ.get("ENV_FILE", BASE_DIR / ".env"), override=False)
 
@@ -32,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "axes",
     "corelib",
     "apps.accounts",
     "apps.boards",
@@ -42,28 +46,48 @@ MIDDLEWARE = [
     # First, so that a view failing to get a database connection answers 503 (corelib.dbpool).
     "corelib.dbpool.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /static/ (the admin's and the API docs' files) from the same process, before sessions and auth.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "corelib.security_headers.AdminContentSecurityPolicyMiddleware",
+    # Last, as django-axes requires: answers a locked-out admin login (settings below).
+    "axes.middleware.AxesMiddleware",
 ]
 # Paths under /api/ (bearer tokens, no cookies) skip what only cookie-based pages need (corelib.wsgi).
 API_MIDDLEWARE = [
     # Outermost, so that every answer, a 503 from the next one included, has a length.
     "corelib.content_length.ContentLengthMiddleware",
+    # No frames and no resources for any JSON answer, a refusal below included.
+    "corelib.security_headers.ApiSecurityHeadersMiddleware",
+    # Host and query string checked before anything (the SSL redirect too) asks for them.
+    "corelib.api_guard.ApiRequestGuardMiddleware",
     "corelib.dbpool.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]
+# The admin's own files only. Inline scripts and styles stay allowed: django-rq's job
+# pages (under the admin) run inline scripts, and the admin's change list an inline style.
+ADMIN_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
 
+# django-ninja's own Swagger UI page and files, so the API docs need no CDN (project.api.OfflineSwagger).
+# Found without importing ninja: as an installed app it would load ninja and pydantic into every
+# process, RQ workers included, which never serve the docs.
+NINJA_FILES = Path(importlib.util.find_spec("ninja").origin).parent  # type: ignore[union-attr, arg-type]
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [NINJA_FILES / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -86,6 +110,9 @@ DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 # longer than DB_POOL_TIMEOUT seconds for one gets a 503.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8, minimum=1)
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 3.0)
+# Seconds a statement waits for a row lock before InnoDB gives up (its default, 50 s, outlasts
+# Gunicorn's timeout). corelib.dbretry restarts such a transaction a few times, then answers 503.
+DB_LOCK_WAIT_TIMEOUT = env_int("DB_LOCK_WAIT_TIMEOUT", 5, minimum=1)
 
 
 def mysql_alias(prefix: str, default_name: str, password: str) -> dict:
@@ -95,7 +122,8 @@ def mysql_alias(prefix: str, default_name: str, password: str) -> dict:
         "init_command": (
             "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci, "
             "sql_mode='STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
-            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
+            f"innodb_lock_wait_timeout={DB_LOCK_WAIT_TIMEOUT}"
         ),
         "connect_timeout": DB_CONNECT_TIMEOUT,
     }
@@ -136,6 +164,7 @@ DATABASE_APPS_MAPPING = {
     "contenttypes": "admin",
     "sessions": "admin",
     "django_rq": "admin",
+    "axes": "admin",
 }
 # Aliases whose schema a DBA applies by hand: the ORM runs no DDL there.
 DBA_MANAGED_DATABASES: list[str] = []
@@ -195,15 +224,47 @@ RQ = {"WORKER_CLASS": "corelib.rq.SentryWorker", "COMMIT_MODE": "on_db_commit"}
 # `manage.py run_scheduler`: seconds between passes, and how often the outbox relay runs.
 SCHEDULER_INTERVAL = env_int("SCHEDULER_INTERVAL", 10, minimum=1)
 OUTBOX_RELAY_INTERVAL = env_int("OUTBOX_RELAY_INTERVAL", 60, minimum=1)
+# A pushed job that Redis no longer knows (restart without its data, failover) is pushed again
+# once it has been missing longer than its own timeout plus these seconds (corelib.outbox).
+OUTBOX_REPUSH_GRACE = env_int("OUTBOX_REPUSH_GRACE", 30, minimum=0)
 
 # --- Sessions, static, i18n --------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [NINJA_FILES / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static")))
-LANGUAGE_CODE = "zh-hans"
-TIME_ZONE = "Asia/Shanghai"
+# WhiteNoise serves what collectstatic wrote (the deploy runs it), gzipped ahead of time; with DEBUG on it
+# serves the apps' own static folders, so `make run` needs no collectstatic. Before the first collectstatic
+# (tests, a fresh checkout) there is no STATIC_ROOT yet, which it would warn about in every process.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "en", [code for code, _ in LANGUAGES])
+# Cron schedules and every log line (app, RQ, Gunicorn) are in this zone.
+TIME_ZONE = env_time_zone("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+
+# --- Admin sign-in: lockout and audit (django-axes) ---------------------------------
+# After ADMIN_LOCKOUT_FAILURES failed sign-ins, a username is locked out, and so is the
+# client address (each on its own) for ADMIN_LOCKOUT_MINUTES; the lockout answers 429.
+# Attempts, sign-ins and sign-outs are kept on the `admin` alias (AccessAttempt,
+# AccessFailureLog, AccessLog) and shown in the admin; changes made through the admin
+# are in Django's own LogEntry ("Recent actions", each object's history).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOCKOUT_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The same client address the API's rate limits use: X-Forwarded-For only from TRUSTED_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "corelib.client_ip.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -216,6 +277,16 @@ AUTH_PASSWORD_VALIDATORS = [
 # X-Forwarded-For is believed only when the direct peer is one of these.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 
+# --- Operations -------------------------------------------------------------------
+# The benchmark's fixed-cost probes (/api/probe/*, /api/health/db): mounted only when on.
+PROBES_ENABLED = env_bool("PROBES_ENABLED", False)
+# Shared secret a caller off this host sends as X-Ops-Token to see /api/ready's details
+# (corelib.trusted_caller). Empty: only callers on this host see them.
+OPS_TOKEN = env_str("OPS_TOKEN", "")
+
+# `/metrics` answers only these addresses or networks (the client as corelib.client_ip sees it).
+METRICS_ALLOWED = env_list("METRICS_ALLOWED", ["127.0.0.1", "::1"])
+
 # --- WeChat ----------------------------------------------------------------------
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
 WECHAT_CONNECT_TIMEOUT = env_float("WECHAT_CONNECT_TIMEOUT", 2.0)
@@ -223,12 +294,20 @@ WECHAT_READ_TIMEOUT = env_float("WECHAT_READ_TIMEOUT", 5.0)
 # "appid:secret,appid:secret": mini-programs synced into the database at deploy.
 WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "")
 
+# --- Request shape ---------------------------------------------------------------
+# Bodies above this many bytes get a 413 before they are read (corelib.body_limit);
+# nginx's client_max_body_size (deploy/nginx.conf.template) refuses them first when in front.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_BODY_MAX_BYTES", 2621440, minimum=1024)
+
 # --- API: token lifetime and rate limits (requests, window seconds), shared in Redis ---
 API_TOKEN_TTL_SECONDS = env_int("API_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60)
 RATE_LIMITS = {
     "login_ip": (env_int("RATE_LOGIN_PER_IP", 30, minimum=1), 60),
     "login_app": (env_int("RATE_LOGIN_PER_APP", 3000, minimum=1), 60),
     "post_user": (env_int("RATE_POST_PER_USER", 30, minimum=1), 60),
+    # Every write (boards, messages, replies, likes, profile, logout), per user and per client address.
+    "write_user": (env_int("RATE_WRITE_PER_USER", 120, minimum=1), 60),
+    "write_ip": (env_int("RATE_WRITE_PER_IP", 600, minimum=1), 60),
 }
 # Subscribe-message template of the reply notification (empty: no notifications).
 WECHAT_REPLY_TEMPLATE_ID = env_str("WECHAT_REPLY_TEMPLATE_ID", "")

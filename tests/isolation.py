@@ -1,6 +1,7 @@
 """Give each test run its own databases and its own Redis database.
 
-Loaded with `-p tests.isolation`; it sets the environment when imported, which
+Loaded with `-p tests.isolation`; it sets the environment (settings module,
+database names, Redis, a random SECRET_KEY) when imported, which
 is before pytest-django reads the settings. A run never touches data it did not create: MySQL databases get a
 per-run name (pytest-django creates and drops `test_<name>`), and the run
 claims an empty Redis database index on the shared server, flushes only that
@@ -9,6 +10,7 @@ Gunicorn, Supervisor) inherit these variables.
 """
 
 import os
+import secrets
 import tempfile
 import uuid
 
@@ -35,7 +37,9 @@ def _claim_redis_db() -> int:
 
 
 def _prepare_environment() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_test")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_pytest")
+    # A fresh signing key per run: settings_test (started by some tests) requires a strong one.
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
     os.environ["DB_NAME"] = f"mp_{RUN_ID}"
     os.environ["ADMIN_DB_NAME"] = f"mp_{RUN_ID}_admin"
     os.environ["DB_SSL_DISABLED"] = "1"

@@ -69,3 +69,14 @@ def subprocess_env(**overrides) -> dict:
     env.pop("PYTEST_CURRENT_TEST", None)
     env.update({key: str(value) for key, value in overrides.items()})
     return env
+
+
+def wait_until(predicate, timeout: float, what: str, step: float = 0.1):
+    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

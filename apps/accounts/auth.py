@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from apps.accounts.services import AuthUser, authenticate
+from corelib.errors import ApiError
 
 
 class TokenAuth(HttpBearer):
@@ -17,3 +18,20 @@ class TokenAuth(HttpBearer):
 
 
 token_auth = TokenAuth()
+
+
+def idempotency_scope(request: HttpRequest) -> str | None:
+    """Whose Idempotency-Keys a request uses (corelib.idempotency): its user's.
+
+    None without a token that authenticates: the view answers 401 itself.
+    """
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return f"user:{authenticate(token.strip()).id}"
+    except ApiError:
+        return None

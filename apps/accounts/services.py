@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken, MiniProgram, WxUser
 from corelib import cache as safe_cache
-from corelib import ratelimit, wechat
+from corelib import cache_replay, ratelimit, wechat
 from corelib.dbpool import release_connections
 from corelib.errors import ApiError, NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
 from corelib.locks import redis_lock
@@ -174,7 +174,8 @@ def _load_token(digest: str) -> tuple[int, int, float]:
 def logout(auth: AuthUser) -> None:
     ApiToken.objects.filter(digest=auth.token_digest, revoked_at__isnull=True).update(revoked_at=timezone.now())
     # Overwrite (not delete) the cached entry: a concurrent fill uses add() and cannot undo this.
-    safe_cache.force_set(_token_key(auth.token_digest), REVOKED, TOKEN_CACHE_SECONDS)
+    # If Redis misses it, it is written again as soon as Redis answers (corelib.cache_replay).
+    cache_replay.must_set(_token_key(auth.token_digest), REVOKED, TOKEN_CACHE_SECONDS)
 
 
 def get_profile(auth: AuthUser) -> WxUser:

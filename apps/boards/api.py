@@ -9,12 +9,14 @@ from pydantic import Field
 from apps.accounts.auth import token_auth
 from apps.boards import services
 from apps.boards.schemas import BoardIn, BoardOut, BoardPage, LikeOut, MessageIn, MessageOut, MessagePage
-from corelib.errors import ErrorOut
+from corelib import ratelimit
+from corelib.api_responses import error_responses
+from corelib.client_ip import client_ip
 from corelib.render import json_response
 
 router = Router(tags=["boards"], auth=token_auth)
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+ERRORS = error_responses(401, 403, 404, 409, 422, 429)
 
 
 class PageParams(Schema):
@@ -24,6 +26,7 @@ class PageParams(Schema):
 
 @router.post("/boards", response={201: BoardOut, **ERRORS})
 def create_board(request: HttpRequest, payload: BoardIn):
+    ratelimit.hit_write(request.auth.id, client_ip(request))
     return json_response(services.create_board(request.auth, payload.title, payload.description), status=201)
 
 
@@ -45,6 +48,7 @@ def list_messages(request: HttpRequest, board_id: int, page: Query[PageParams]):
 
 @router.post("/boards/{board_id}/messages", response={201: MessageOut, **ERRORS})
 def post_message(request: HttpRequest, board_id: int, payload: MessageIn):
+    ratelimit.hit_write(request.auth.id, client_ip(request))
     return json_response(services.post_message(request.auth, board_id, payload.content), status=201)
 
 
@@ -55,20 +59,24 @@ def list_replies(request: HttpRequest, message_id: int, page: Query[PageParams])
 
 @router.post("/messages/{message_id}/replies", response={201: MessageOut, **ERRORS})
 def reply(request: HttpRequest, message_id: int, payload: MessageIn):
+    ratelimit.hit_write(request.auth.id, client_ip(request))
     return json_response(services.reply(request.auth, message_id, payload.content), status=201)
 
 
 @router.put("/messages/{message_id}/like", response={200: LikeOut, **ERRORS})
 def like(request: HttpRequest, message_id: int):
+    ratelimit.hit_write(request.auth.id, client_ip(request))
     return json_response(services.like(request.auth, message_id))
 
 
 @router.delete("/messages/{message_id}/like", response={200: LikeOut, **ERRORS})
 def unlike(request: HttpRequest, message_id: int):
+    ratelimit.hit_write(request.auth.id, client_ip(request))
     return json_response(services.unlike(request.auth, message_id))
 
 
 @router.delete("/messages/{message_id}", response={204: None, **ERRORS})
 def delete_message(request: HttpRequest, message_id: int):
+    ratelimit.hit_write(request.auth.id, client_ip(request))
     services.delete_message(request.auth, message_id)
     return HttpResponse(status=204)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from corelib import cache as safe_cache
+from corelib import cache_replay
 
 PAGE_TTL = 300
 VERSION_TTL = 7 * 24 * 3600
@@ -33,7 +34,8 @@ def _version_key(board_id: int) -> str:
 def invalidate_board(board_id: int) -> None:
     """Make every cached read of this board stale. Call after the write has committed."""
     # A fresh unique value rather than INCR: a version lost to eviction can never come back.
-    safe_cache.force_set(_version_key(board_id), time.time_ns(), VERSION_TTL)
+    # If Redis misses it, it is written again as soon as Redis answers (corelib.cache_replay).
+    cache_replay.must_set(_version_key(board_id), time.time_ns(), VERSION_TTL)
 
 
 def _new_version(key: str) -> int | None:

@@ -8,10 +8,18 @@ from ninja import Schema
 from pydantic import Field, field_validator
 
 MESSAGE_MAX = 500
+# What the validators below refuse, said in the OpenAPI document too, so that a client
+# (or a fuzzer) reading it knows a blank title or content is not valid input.
+# The characters str.strip() removes, spelled out: `\s` differs between Python's and
+# JavaScript's regular expressions (\x1c-\x1f, \x85, \ufeff), and clients read the pattern
+# with either.
+_BLANK = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{_BLANK}]"
+NOT_BLANK_NO_NUL = f"^[^\\x00]*[^\\x00{_BLANK}][^\\x00]*$"
 
 
 class BoardIn(Schema):
-    title: str = Field(min_length=1, max_length=100)
+    title: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": NOT_BLANK})
     description: str = Field(default="", max_length=500)
 
     @field_validator("title")
@@ -38,7 +46,12 @@ class BoardPage(Schema):
 
 
 class MessageIn(Schema):
-    content: str = Field(min_length=1, max_length=MESSAGE_MAX, description="1 to 500 characters; emoji welcome.")
+    content: str = Field(
+        min_length=1,
+        max_length=MESSAGE_MAX,
+        description="1 to 500 characters, not all blank, no NUL; emoji welcome.",
+        json_schema_extra={"pattern": NOT_BLANK_NO_NUL},
+    )
 
     @field_validator("content")
     @classmethod

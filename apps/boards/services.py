@@ -2,6 +2,8 @@
 
 Reads go through apps.boards.cache; every write calls invalidate_board() once
 its transaction has committed and before the request returns (read-your-writes).
+A write builds its answer inside its transaction (corelib.dbretry restarts it
+after a deadlock): once it has committed, its 2xx cannot turn into an error.
 Jobs are enqueued by dotted path once the transaction commits.
 """
 
@@ -15,6 +17,7 @@ from apps.accounts.services import AuthUser
 from apps.boards import cache as board_cache
 from apps.boards.models import Board, Like, Message
 from corelib import ratelimit
+from corelib.dbretry import atomic_with_retry
 from corelib.errors import ApiError, ForbiddenError, NotFoundError
 from corelib.outbox import enqueue_on_commit
 
@@ -43,6 +46,8 @@ def create_board(auth: AuthUser, title: str, description: str) -> dict:
     board = Board.objects.create(
         mini_program_id=auth.mini_program_id, owner_id=auth.id, title=title, description=description
     )
+    # A read of this id before it existed may have cached "no such board" (found by the fuzzer's stateful phase).
+    board_cache.invalidate_board(board.id)
     return {field: getattr(board, field) for field in _BOARD_FIELDS}
 
 
@@ -201,68 +206,95 @@ def _new_message(auth: AuthUser, board_id: int, content: str, parent: Message | 
 
 def post_message(auth: AuthUser, board_id: int, content: str) -> dict:
     ratelimit.hit("post_user", str(auth.id))
-    with transaction.atomic():
+
+    def store() -> dict:
         board = Board.objects.filter(id=board_id, mini_program_id=auth.mini_program_id).only("id").first()
         if board is None:
             raise NotFoundError(f"No board {board_id}.", code="board_not_found", field="board_id")
         message = _new_message(auth, board_id, content)
         enqueue_on_commit(MODERATE, message.id, queue="default")
+        return _out(message)
+
+    # The answer is built inside the transaction: once it has committed nothing is left that can fail.
+    answer = atomic_with_retry(store)
     board_cache.invalidate_board(board_id)
-    return _out(message)
+    return answer
 
 
 def reply(auth: AuthUser, message_id: int, content: str) -> dict:
     ratelimit.hit("post_user", str(auth.id))
-    with transaction.atomic():
+
+    def store() -> dict:
         parent = _writable_message(auth, message_id)
         if parent.parent_id is not None:
-            raise ApiError("Replies are one level deep: reply to the top-level message.", field="message_id")
+            message = "Replies are one level deep: reply to the top-level message."
+            raise ApiError(message, code="reply_to_reply", status=409, field="message_id")
         message = _new_message(auth, parent.board_id, content, parent=parent)
         Message.objects.filter(id=parent.id).update(reply_count=F("reply_count") + 1)
         enqueue_on_commit(MODERATE, message.id, queue="default")
         enqueue_on_commit(NOTIFY_REPLY, message.id, queue="low")
-    board_cache.invalidate_board(parent.board_id)
-    return _out(message)
+        return _out(message)
+
+    answer = atomic_with_retry(store)
+    board_cache.invalidate_board(answer["board_id"])
+    return answer
 
 
 def _out(message: Message) -> dict:
+    """The new message as the API shows it; call inside the transaction that wrote it."""
     row = Message.objects.filter(id=message.id).values(*_MESSAGE_FIELDS).get()
     return {**_message_out(row), "liked_by_me": False}  # a new message has no likes yet
 
 
+def _locked_like_count(message_id: int) -> int:
+    """Lock the message row first: every like and unlike of it then queues here instead of deadlocking.
+
+    Without it, two likes each take a shared lock on the message (the foreign key
+    check of the new Like) and then both wait to update its counter.
+    """
+    return Message.objects.select_for_update().filter(id=message_id).values_list("like_count", flat=True).get()
+
+
 def like(auth: AuthUser, message_id: int) -> dict:
     """Idempotent: liking twice leaves one like."""
-    with transaction.atomic():
+
+    def store() -> tuple[int, int]:
         message = _writable_message(auth, message_id)
+        count = _locked_like_count(message.id)
         try:
             with transaction.atomic():
                 Like.objects.create(message_id=message.id, user_id=auth.id)
-            Message.objects.filter(id=message.id).update(like_count=F("like_count") + 1)
         except IntegrityError:
-            pass  # already liked
-    board_cache.invalidate_board(message.board_id)
-    return _like_state(message.id, True)
+            return message.board_id, count  # already liked
+        Message.objects.filter(id=message.id).update(like_count=count + 1)
+        return message.board_id, count + 1
+
+    board_id, count = atomic_with_retry(store)
+    board_cache.invalidate_board(board_id)
+    return {"message_id": message_id, "liked": True, "like_count": count}
 
 
 def unlike(auth: AuthUser, message_id: int) -> dict:
     """Idempotent: unliking what I do not like changes nothing."""
-    with transaction.atomic():
+
+    def store() -> tuple[int, int]:
         message = _writable_message(auth, message_id)
+        count = _locked_like_count(message.id)
         removed, _ = Like.objects.filter(message_id=message.id, user_id=auth.id).delete()
-        if removed:
-            Message.objects.filter(id=message.id, like_count__gt=0).update(like_count=F("like_count") - 1)
-    board_cache.invalidate_board(message.board_id)
-    return _like_state(message.id, False)
+        if removed and count > 0:
+            count -= 1
+            Message.objects.filter(id=message.id).update(like_count=count)
+        return message.board_id, count
 
-
-def _like_state(message_id: int, liked: bool) -> dict:
-    count = Message.objects.filter(id=message_id).values_list("like_count", flat=True).first()
-    return {"message_id": message_id, "liked": liked, "like_count": count or 0}
+    board_id, count = atomic_with_retry(store)
+    board_cache.invalidate_board(board_id)
+    return {"message_id": message_id, "liked": False, "like_count": count}
 
 
 def delete_message(auth: AuthUser, message_id: int) -> None:
     """Soft delete, by the message's author or the board's owner."""
-    with transaction.atomic():
+
+    def store() -> int:
         message = _writable_message(auth, message_id, lock=True)
         if auth.id not in (message.author_id, message.board.owner_id):
             raise ForbiddenError(
@@ -271,4 +303,6 @@ def delete_message(auth: AuthUser, message_id: int) -> None:
         Message.objects.filter(id=message.id).update(is_deleted=True, deleted_at=timezone.now())
         if message.parent_id is not None:
             Message.objects.filter(id=message.parent_id, reply_count__gt=0).update(reply_count=F("reply_count") - 1)
-    board_cache.invalidate_board(message.board_id)
+        return message.board_id
+
+    board_cache.invalidate_board(atomic_with_retry(store))

@@ -1,8 +1,8 @@
-"""Two fixed-cost endpoints the benchmark measures (bench/, issue 6).
+"""Two fixed-cost endpoints the benchmark measures (bench/README.md).
 
-`json` is seed 001's first row: a small JSON document with no I/O. Its `time`
+`json` is a small JSON document with no I/O. Its `time`
 field changes on every request (so its length changes too, which is what ab
-counts as a failure without `-l`). `db_redis` is seed 001's second row: one row
+counts as a failure without `-l`). `db_redis` is one row
 by primary key plus one Redis GET. Both are plain Django views with orjson:
 they measure the framework and the I/O, not a serializer.
 """

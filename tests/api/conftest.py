@@ -1,6 +1,6 @@
 """Fixtures for the API tests: the WeChat stand-in over real HTTP, mini-programs, clients.
 
-The stand-in runs as its own process (`python -m corelib.wechat_standin`) on a
+The stand-in runs as its own process (`python -m devtools.wechat_standin`) on a
 free port for the whole session; every test starts with it reset, with a clean
 cache namespace, generous rate limits, and settings.WECHAT_API_BASE pointing at it.
 """
@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import pytest
 import requests
 from django.core.cache import cache
-from django.test import Client
 
 from corelib import cache as safe_cache
+from tests.api import openapi_conformance
 from tests.support import PROJECT_ROOT, PYTHON, free_port, stop_process, wait_for_port
+from tests.wsgi_client import ProductionClient
 
 APP_A = ("wxtestapp00000001", "secret-a-123456")
 APP_B = ("wxtestapp00000002", "secret-b-654321")
-GENEROUS = {"login_ip": (100000, 60), "login_app": (100000, 60), "post_user": (100000, 60)}
+GENEROUS = {name: (100000, 60) for name in ("login_ip", "login_app", "post_user", "write_user", "write_ip")}
 
 
 class StandIn:
@@ -65,7 +66,7 @@ class StandIn:
 def standin_process():
     port = free_port()
     process = subprocess.Popen(
-        [PYTHON, "-m", "corelib.wechat_standin", "--port", str(port)],
+        [PYTHON, "-m", "devtools.wechat_standin", "--port", str(port)],
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -101,10 +102,10 @@ def mini_programs():
 
 
 class Api:
-    """The Django test client speaking JSON, optionally with a bearer token."""
+    """JSON through production's WSGI entry point and /api/ chain, optionally with a bearer token."""
 
     def __init__(self, token: str | None = None, **defaults):
-        self.client = Client(**defaults)
+        self.client = ProductionClient(**defaults)
         self.token = token
 
     def _headers(self, headers: dict | None) -> dict:
@@ -114,12 +115,20 @@ class Api:
 
     def request(self, method: str, path: str, body=None, headers=None, raw: str | None = None, **extra):
         data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-        return getattr(self.client, method)(
+        response = getattr(self.client, method)(
             path, data=data, content_type="application/json", headers=self._headers(headers), **extra
         )
+        return self._conforming(method, path, response)
 
     def get(self, path: str, headers=None, **extra):
-        return self.client.get(path, headers=self._headers(headers), **extra)
+        return self._conforming("get", path, self.client.get(path, headers=self._headers(headers), **extra))
+
+    @staticmethod
+    def _conforming(method: str, path: str, response):
+        openapi_conformance.check(
+            method, path, response.status_code, response.get("Content-Type", ""), response.content
+        )
+        return response
 
     def post(self, path: str, body=None, **kwargs):
         return self.request("post", path, body, **kwargs)

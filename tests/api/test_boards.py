@@ -68,3 +68,22 @@ def test_it_names_bad_path_and_query_values(alice, path):
 
     assert response.status_code == 422
     assert error_of(response)["field"] in {"board_id", "limit", "cursor"}
+
+
+def test_a_board_read_before_it_existed_is_served_once_created(alice):
+    from django.db import connection
+
+    from apps.boards.models import Board
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            [Board._meta.db_table],
+        )
+        (next_id,) = cursor.fetchone()
+    assert alice.api.get(f"/api/v1/boards/{next_id}").status_code == 404  # cached as missing
+
+    created = alice.api.post("/api/v1/boards", {"title": "new"}).json()
+
+    assert created["id"] == next_id
+    assert alice.api.get(f"/api/v1/boards/{next_id}").status_code == 200

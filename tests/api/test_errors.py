@@ -57,3 +57,33 @@ def test_a_body_that_is_not_a_json_object_is_a_400(alice, raw):
 
         assert response.status_code == 400, (path, raw, response.content)
         assert error_of(response)["field"] == "body"
+
+
+def test_every_operation_documents_the_statuses_it_can_answer(mini_programs):
+    paths = Api().get("/api/v1/openapi.json").json()["paths"]
+    operations = {(method.upper(), path): op for path, item in paths.items() for method, op in item.items()}
+    writes = {key for key in operations if key[0] != "GET"}
+
+    for (method, path), operation in operations.items():
+        documented = {int(status) for status in operation["responses"]}
+        assert {400, 413, 500, 503} <= documented, (method, path, documented)
+        if operation.get("security"):
+            assert 401 in documented, (method, path)
+        if (method, path) in writes:
+            assert 429 in documented, (method, path)
+    assert {401, 404, 422, 429, 502} <= {int(s) for s in operations[("POST", "/api/v1/auth/login")]["responses"]}
+    assert 422 in {int(s) for s in operations[("PATCH", "/api/v1/me")]["responses"]}
+
+
+def test_the_suite_checks_every_answer_against_the_document():
+    from tests.api.openapi_conformance import check
+
+    board = b'{"id": 1, "mini_program_id": 1, "owner_id": 1, "title": "t", "description": "", '
+    board += b'"created_at": "2026-01-01T00:00:00Z"}'
+    check("get", "/api/v1/boards/1", 200, "application/json", board)
+    with pytest.raises(AssertionError, match="does not document"):
+        check("get", "/api/v1/boards/1", 418, "application/json", b"{}")
+    with pytest.raises(AssertionError, match="does not match"):
+        check("get", "/api/v1/boards/1?x=1", 200, "application/json", b'{"id": "one"}')
+    with pytest.raises(AssertionError, match="no body"):
+        check("delete", "/api/v1/messages/5", 204, "", b"{}")

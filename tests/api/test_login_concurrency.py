@@ -1,7 +1,9 @@
-"""50 concurrent first logins of one person, across several server processes: one user row."""
+"""50 concurrent first logins of one person, across several server processes: one user row.
+
+The server is production's: gunicorn.conf.py (gevent workers, the fair worker class).
+"""
 
 import subprocess
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,41 +21,36 @@ LOGINS = 50
 
 
 @pytest.fixture(params=["with the Redis lock", "Redis down: the unique constraint alone"])
-def server(request, service_env, standin):
-    """A real Gunicorn: 4 worker processes x 8 threads, on this run's databases (and Redis, or none)."""
+def server(request, service_env, standin, tmp_path):
+    """Gunicorn as production runs it, with 4 gevent workers, on this run's databases (and Redis, or none)."""
     port = free_port()
-    empty_config = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)  # not the project's gunicorn.conf.py
-    empty_config.close()
-    env = {**service_env, "WECHAT_API_BASE": standin.base, "RATE_LOGIN_PER_IP": "100000"}
+    env = {
+        **service_env,
+        "DJANGO_SETTINGS_MODULE": "project.settings_test",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "4",
+        "WECHAT_API_BASE": standin.base,
+        "RATE_LOGIN_PER_IP": "100000",
+    }
     if request.param.startswith("Redis down"):
         env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     process = subprocess.Popen(
         [
             str(Path(PYTHON).parent / "gunicorn"),
-            "project.wsgi:application",
-            "--config",
-            empty_config.name,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "8",
-            "--no-control-socket",
+            "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
+            "--pid", str(tmp_path / "gunicorn.pid"),
+            "--control-socket", str(tmp_path / "gunicorn.ctl"),
+            "--error-logfile", str(tmp_path / "error.log"),
+            "--access-logfile", str(tmp_path / "access.log"),
         ],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/health", timeout=30)
+        wait_for_http(f"http://127.0.0.1:{port}/api/health", timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process)
-        Path(empty_config.name).unlink()
 
 
 def test_concurrent_first_logins_of_one_openid_create_one_user(server, standin, mini_programs):

@@ -97,10 +97,12 @@ def test_it_names_the_bad_query_parameter(alice, board, query):
 def test_hidden_and_deleted_messages_are_not_listed(alice, board):
     shown = post(alice, board["id"], "shown")
     hidden = post(alice, board["id"], "hidden")
+    deleted = post(alice, board["id"], "deleted")
     Message.objects.filter(id=hidden["id"]).update(status=Message.Status.HIDDEN)
     from apps.boards.cache import invalidate_board
 
     invalidate_board(board["id"])  # as the moderation job does
+    assert alice.api.delete(f"/api/v1/messages/{deleted['id']}").status_code == 204
 
     ids = [m["id"] for m in alice.api.get(f"/api/v1/boards/{board['id']}/messages").json()["items"]]
     assert ids == [shown["id"]]

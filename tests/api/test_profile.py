@@ -50,3 +50,12 @@ def test_it_names_the_bad_field(alice, body, field):
 
     assert response.status_code == 422
     assert error_of(response)["field"] == field
+
+
+@pytest.mark.parametrize("url", ["https://example.com/a.png*", "https://example.com/a b", "HTTPS://EXAMPLE.COM/"])
+def test_an_avatar_url_outside_the_documented_shape_is_refused_and_not_stored(alice, url):
+    response = alice.api.patch("/api/v1/me", {"avatar_url": url})
+
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "avatar_url"
+    assert alice.api.get("/api/v1/me").json()["avatar_url"] == ""

@@ -1,6 +1,7 @@
 """Rate limits (shared in Redis) answer 429 with Retry-After; the client IP is not spoofable."""
 
 import pytest
+from django.core.cache import cache
 
 from tests.api.conftest import APP_A, APP_B, GENEROUS, Api, error_of
 
@@ -76,3 +77,63 @@ def test_posting_is_limited_per_user(alice, bob, board, settings):
     assert answers == [201, 201, 429]
     assert reply.status_code == 429 and int(reply["Retry-After"]) >= 1
     assert bob.api.post(url, {"content": "bob is fine"}).status_code == 201
+
+
+def write_calls(person, board_id: int, message_id: int) -> dict:
+    """Each write endpoint, called once."""
+    return {
+        "create board": lambda: person.api.post("/api/v1/boards", {"title": "t"}),
+        "post": lambda: person.api.post(f"/api/v1/boards/{board_id}/messages", {"content": "m"}),
+        "reply": lambda: person.api.post(f"/api/v1/messages/{message_id}/replies", {"content": "r"}),
+        "like": lambda: person.api.put(f"/api/v1/messages/{message_id}/like"),
+        "unlike": lambda: person.api.delete(f"/api/v1/messages/{message_id}/like"),
+        "patch me": lambda: person.api.patch("/api/v1/me", {"nickname": "n"}),
+        "logout": lambda: person.api.post("/api/v1/auth/logout"),
+    }
+
+
+@pytest.mark.parametrize("write", ["create board", "post", "reply", "like", "unlike", "patch me", "logout"])
+def test_every_write_is_limited_per_user_and_a_refused_one_changes_nothing(write, alice, bob, board, settings):
+    from apps.accounts.models import ApiToken, WxUser
+    from apps.boards.models import Board, Like, Message
+
+    message_id = bob.api.post(f"/api/v1/boards/{board['id']}/messages", {"content": "bob's"}).json()["id"]
+    cache.delete_pattern("rl:*")  # the writes of the set-up above do not count
+    settings.RATE_LIMITS = {**GENEROUS, "write_user": (1, 60)}
+    call = write_calls(alice, board["id"], message_id)["create board" if write != "create board" else "patch me"]
+    assert call().status_code < 300  # alice's one write this minute
+
+    def state():
+        return (
+            Board.objects.count(),
+            Message.objects.count(),
+            Like.objects.count(),
+            list(WxUser.objects.values_list("nickname", flat=True).order_by("id")),
+            ApiToken.objects.filter(revoked_at__isnull=True).count(),
+        )
+
+    before = state()
+    response = write_calls(alice, board["id"], message_id)[write]()
+
+    assert response.status_code == 429, response.content
+    assert error_of(response)["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert state() == before
+    assert write_calls(bob, board["id"], message_id)[write]().status_code < 300  # bob has his own budget
+
+
+def test_writes_are_limited_per_client_address_across_users(alice, bob, board, settings):
+    settings.RATE_LIMITS = {**GENEROUS, "write_ip": (2, 60)}
+    same_address = {"REMOTE_ADDR": "198.51.100.40"}
+    alice_there = Api(alice.api.token, **same_address)
+    bob_there = Api(bob.api.token, **same_address)
+    bob_elsewhere = Api(bob.api.token, REMOTE_ADDR="198.51.100.41")
+
+    answers = [
+        alice_there.post("/api/v1/boards", {"title": "a"}).status_code,
+        bob_there.post("/api/v1/boards", {"title": "b"}).status_code,
+        bob_there.post("/api/v1/boards", {"title": "c"}).status_code,
+    ]
+
+    assert answers == [201, 201, 429]
+    assert bob_elsewhere.post("/api/v1/boards", {"title": "d"}).status_code == 201

@@ -4,42 +4,18 @@ The test runs its own redis-server on a free port, points the cache at it,
 and stops and restarts it; the shared Redis is never touched.
 """
 
-import shutil
-import subprocess
-import tempfile
-
 import pytest
 
 from corelib import cache as safe_cache
 from tests.api.conftest import APP_A, log_in, post
-from tests.support import free_port, stop_process, wait_for_port
+from tests.servers import PrivateRedis
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
-class PrivateRedis:
-    def __init__(self):
-        self.port = free_port()
-        self.workdir = tempfile.mkdtemp(prefix="mp-test-redis-")
-        self.process = None
-
-    def start(self):
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, timeout=10)
-
-    def stop(self):
-        if self.process is not None:
-            stop_process(self.process, timeout=10)
-
-
 @pytest.fixture
-def private_redis(settings):
-    server = PrivateRedis()
+def private_redis(settings, tmp_path):
+    server = PrivateRedis(tmp_path)
     server.start()
     caches = {key: dict(value) for key, value in settings.CACHES.items()}
     caches["default"]["LOCATION"] = f"redis://127.0.0.1:{server.port}/0"

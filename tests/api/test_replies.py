@@ -40,7 +40,7 @@ def test_it_does_not_reply_to_a_reply(alice, board):
 
     response = reply(alice, first["id"], "nested")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert error_of(response)["field"] == "message_id"
 
 

@@ -22,7 +22,7 @@ def test_a_tiny_run_writes_a_report_and_cleans_up(tmp_path):
     reports = list(tmp_path.glob("*-tiny.md"))
     assert len(reports) == 1
     text = reports[0].read_text()
-    assert "## Targets (issue 6)" in text
+    assert "## Targets" in text
     assert "| json | 10 |" in text  # the one case was measured, not skipped
     # The baselines start on the same gunicorn.conf.py: a hook that assumes Django must not stop them.
     assert "| ceiling: bare WSGI on gunicorn gevent | 10 |" in text

@@ -5,6 +5,7 @@ Runs the real commands with settings_master against two fresh MariaDB databases
 """
 
 import os
+import secrets
 import subprocess
 import uuid
 
@@ -20,7 +21,12 @@ HOST, PORT = "127.0.0.1", 3306
 @pytest.fixture
 def master_databases(tmp_path):
     suffix = uuid.uuid4().hex[:8]
-    production, admin, user, password = f"mp_{suffix}_prod", f"mp_{suffix}_prodadmin", f"mp_{suffix}", f"pw-{suffix}"
+    production, admin, user, password = (
+        f"mp_{suffix}_prod",
+        f"mp_{suffix}_prodadmin",
+        f"mp_{suffix}",
+        secrets.token_urlsafe(48),
+    )
     root = pymysql.connect(host=HOST, port=PORT, user="root", password="", autocommit=True)
     with root.cursor() as cursor:
         for name in (production, admin):

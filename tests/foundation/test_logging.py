@@ -1,7 +1,9 @@
 """The log line format, and which file each logger writes to."""
 
 import logging
+import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,9 @@ def test_an_app_line_goes_to_the_app_file_once(logger_name):
     log_dir = Path(settings.LOG_DIR)
     assert read(log_dir / "app.log").count(marker) == 1
     assert marker not in read(log_dir / "rq.log")
+
+
+def test_the_time_carries_its_utc_offset():
+    line = ProjectFormatter(base_dir=PROJECT_ROOT).format(record(logging.INFO))
+    offset = time.strftime("%z", time.localtime())
+    assert re.match(rf"\[I \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}}{re.escape(offset)} ", line), line

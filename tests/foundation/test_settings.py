@@ -9,10 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from corelib.env import env_bool, env_int, env_secret
 from tests.support import PROJECT_ROOT, PYTHON
 
+STRONG = "k" * 20 + "Z9y8X7w6V5u4T3s2R1q0P-o_n+m=l~" + "j" * 10
 MASTER_SECRETS = {
-    "SECRET_KEY": "k" * 20 + "Z9y8X7w6V5u4T3s2R1q0P-o_n+m=l~" + "j" * 10,
-    "DB_PASSWORD": "business-db-password",
-    "ADMIN_DB_PASSWORD": "admin-db-password",
+    "SECRET_KEY": STRONG,
+    "DB_PASSWORD": "business-" + STRONG,  # pragma: allowlist secret
+    "ADMIN_DB_PASSWORD": "admin-" + STRONG,  # pragma: allowlist secret
     "WECHAT_MINIPROGRAMS": "wx0000000000000001:appsecret1",
     "SENTRY_DSN": "http://publickey@127.0.0.1:9/1",
     "ALLOWED_HOSTS": "api.example.com",
@@ -31,10 +32,13 @@ def run_python(code: str, settings: str, tmp_path, **env_overrides) -> subproces
     return subprocess.run([PYTHON, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("module", ["project.settings_debug", "project.settings_test"])
+@pytest.mark.parametrize("module", ["project.settings_debug", "project.settings_test", "project.settings_pytest"])
 def test_it_imports_each_environment(module, tmp_path):
     result = run_python(
-        "from django.conf import settings; print(settings.ENVIRONMENT, settings.DEBUG)", module, tmp_path
+        "from django.conf import settings; print(settings.ENVIRONMENT, settings.DEBUG)",
+        module,
+        tmp_path,
+        SECRET_KEY=STRONG,
     )
     assert result.returncode == 0, result.stderr
     environment, debug = result.stdout.split()
@@ -59,6 +63,44 @@ def test_master_refuses_to_start_without_each_secret(missing, tmp_path):
     assert missing in result.stderr
 
 
+def example_value(name: str) -> str:
+    for line in (PROJECT_ROOT / ".env.example").read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1]
+    raise AssertionError(f"{name} is not in .env.example")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("SECRET_KEY", example_value("SECRET_KEY"), "placeholder"),
+        ("SECRET_KEY", "Zq8-x" * 11, "randomness"),
+        ("SECRET_KEY", STRONG[:49], "shorter than 50"),
+        ("DB_PASSWORD", example_value("DB_PASSWORD"), "placeholder"),
+        ("ADMIN_DB_PASSWORD", "short-but-not-a-placeholder", "shorter than 50"),
+        ("WECHAT_MINIPROGRAMS", example_value("WECHAT_MINIPROGRAMS"), "placeholder"),
+        ("WECHAT_MINIPROGRAMS", "wx1234567890abcdef:" + STRONG + ",wx0000000000000002:appsecret-two", "placeholder"),
+        ("SENTRY_DSN", example_value("SENTRY_DSN"), "placeholder"),
+        ("OPS_TOKEN", "ops", "shorter than 50"),
+    ],
+)
+def test_master_refuses_a_placeholder_or_weak_secret_and_names_it(name, value, reason, tmp_path):
+    env = {**MASTER_SECRETS, name: value}
+    result = run_python("from django.conf import settings; settings.DEBUG", "project.settings_master", tmp_path, **env)
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "ImproperlyConfigured" in last_line and name in last_line and reason in last_line, last_line
+    assert value not in result.stderr  # the refusal does not print the secret
+
+
+@pytest.mark.parametrize("value", [None, example_value("SECRET_KEY"), "too-short"])
+def test_the_test_environment_refuses_a_missing_or_weak_secret_key(value, tmp_path):
+    env = {} if value is None else {"SECRET_KEY": value}
+    result = run_python("from django.conf import settings; settings.DEBUG", "project.settings_test", tmp_path, **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr.strip().splitlines()[-1]
+
+
 def test_check_deploy_is_clean_for_master(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in MASTER_SECRETS}
     env.update(
@@ -81,7 +123,7 @@ def test_check_deploy_is_clean_for_master(tmp_path):
 
 def test_an_env_file_is_read_and_the_real_environment_wins(tmp_path):
     env_file = tmp_path / "project.env"
-    env_file.write_text("LOG_LEVEL=WARNING\nCACHE_KEY_PREFIX=from-file\n")
+    env_file.write_text("LOG_LEVEL=WARNING\nCACHE_KEY_PREFIX=from-file\n")  # pragma: allowlist secret
     result = run_python(
         "from django.conf import settings; print(settings.LOG_LEVEL, settings.CACHE_KEY_PREFIX)",
         "project.settings_debug",

@@ -13,7 +13,8 @@ import pytest
 import requests
 from rq import Worker
 
-from corelib import sentry_standin
+from devtools import sentry_standin
+from tests.servers import PrivateRedis
 from tests.support import PROJECT_ROOT, PYTHON, stop_process, subprocess_env
 
 QUEUES = ["high", "default", "low"]
@@ -148,10 +149,10 @@ def start_scheduler(tmp_path, redis_conn, django_db_setup):
 
 @pytest.fixture
 def wechat():
-    """The WeChat stand-in (corelib.wechat_standin) on a free port, in this process; its base URL."""
+    """The WeChat stand-in (devtools.wechat_standin) on a free port, in this process; its base URL."""
     import threading
 
-    from corelib import wechat_standin
+    from devtools import wechat_standin
     from tests.support import free_port
 
     port = free_port()
@@ -190,37 +191,6 @@ def people(db):
     board = Board.objects.create(mini_program=program, owner=user, title="Jobs board")
     raw_token, _ = issue_token(user)
     return {"program": program, "user": user, "board": board, "auth": f"Bearer {raw_token}"}
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free port, to stop and start at will."""
-
-    def __init__(self, directory: Path):
-        from tests.support import free_port
-
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        from tests.support import wait_for_port
-
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, timeout=10)
-            self.process = None
 
 
 @pytest.fixture

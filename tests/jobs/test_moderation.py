@@ -64,7 +64,7 @@ def test_an_expired_access_token_is_refreshed_and_the_check_retried(people, wech
     assert len(token_calls) == 2  # the first token, then one refresh after WeChat's 42001
 
 
-def test_moderation_retries_with_backoff_when_wechat_fails():
+def test_moderation_declares_five_retries_with_growing_backoff():
     retry = moderate_message.job_policy.retry()
 
     assert isinstance(retry, Retry)

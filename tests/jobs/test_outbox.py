@@ -41,7 +41,7 @@ def test_a_row_is_pushed_once_however_often_it_is_relayed(redis_conn, key):
     assert push_now(row.pk)
     OutboxJob.objects.filter(pk=row.pk).update(sent_at=None)
 
-    assert relay_outbox() == 1  # marks the row; the marker says the job is already in Redis
+    assert relay_outbox() == 1  # marks the row: Redis refuses a second job with the same id
     assert relay_outbox() == 0
     assert push_now(row.pk) is False
     assert django_rq.get_queue("default").job_ids.count(row.rq_job_id) == 1

@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 
 import django_rq
 from rq import Worker
@@ -14,6 +15,11 @@ from tests.support import PROJECT_ROOT, PYTHON, stop_process, subprocess_env
 
 def _shutdown_requested(redis_conn, pid: int) -> bool:
     return any(w.shutdown_requested_date for w in Worker.all(connection=redis_conn) if w.pid == pid)
+
+
+def _seconds_since_shutdown_requested(redis_conn, pid: int) -> float:
+    dates = [w.shutdown_requested_date for w in Worker.all(connection=redis_conn) if w.pid == pid]
+    return (datetime.now(UTC) - dates[0]).total_seconds() if dates and dates[0] else 0.0
 
 
 def test_hup_during_a_job_lets_it_finish_once_then_exits_0(start_worker, redis_conn, key):
@@ -38,53 +44,62 @@ def test_hup_to_an_idle_worker_exits_0_at_once(start_worker, redis_conn):
     assert not [w for w in Worker.all(connection=redis_conn) if w.pid == worker.pid]
 
 
-def test_a_second_hup_is_a_cold_shutdown(start_worker, redis_conn, key):
+def test_more_hups_during_a_job_still_let_it_finish_once(start_worker, redis_conn, key):
+    # Deploys may come 0.5 s apart: a reload never turns into a cold shutdown.
     worker = start_worker()
-    django_rq.get_queue("default").enqueue("tests.jobs.sample_jobs.sleepy", 30, key)
+    job = django_rq.get_queue("default").enqueue("tests.jobs.sample_jobs.sleepy", 4, key)
     wait_until(lambda: redis_conn.get(f"{key}:pid"), 20, "the job to start")
 
     worker.signal(signal.SIGHUP)
     wait_until(lambda: _shutdown_requested(redis_conn, worker.pid), 10, "the warm shutdown to be recorded")
-    time.sleep(1.2)  # rq ignores a second signal within one second as a duplicate
-    worker.signal(signal.SIGHUP)
+    for _ in range(4):
+        worker.signal(signal.SIGHUP)
+        time.sleep(0.5)  # the spacing under test, not a wait for a condition
+
+    assert worker.wait(timeout=40) == 0, worker.output()
+    assert int(redis_conn.get(f"{key}:runs")) == 1
+    assert Job.fetch(job.id, connection=redis_conn).get_status() == JobStatus.FINISHED
+
+
+def test_a_second_term_is_a_cold_shutdown(start_worker, redis_conn, key):
+    worker = start_worker()
+    django_rq.get_queue("default").enqueue("tests.jobs.sample_jobs.sleepy", 30, key)
+    wait_until(lambda: redis_conn.get(f"{key}:pid"), 20, "the job to start")
+
+    worker.signal(signal.SIGTERM)
+    wait_until(lambda: _shutdown_requested(redis_conn, worker.pid), 10, "the warm shutdown to be recorded")
+    # rq ignores a second signal within a second of the first (by the date it recorded) as a duplicate.
+    wait_until(lambda: _seconds_since_shutdown_requested(redis_conn, worker.pid) > 1.1, 10, "a second to pass")
+    worker.signal(signal.SIGTERM)
 
     worker.wait(timeout=15)
     assert redis_conn.get(f"{key}:runs") is None  # the job was cut short, not finished
 
 
-def test_a_fixed_name_is_reusable_after_the_worker_was_killed(start_worker, redis_conn):
-    first = start_worker("--name", "fixed")
-    first.signal(signal.SIGKILL)  # leaves its registration behind, as a Supervisor SIGKILL would
-    first.wait(timeout=10)
-
-    second = start_worker("--name", "fixed")
-
-    names = [w.name for w in Worker.all(connection=redis_conn) if w.pid == second.pid]
-    assert names and names[0].startswith("fixed.")
-    second.signal(signal.SIGHUP)
-    assert second.wait(timeout=15) == 0, second.output()
-
-
-def test_a_hup_right_after_the_worker_registers_still_exits_0(tmp_path, redis_conn, django_db_setup):
-    # rq registers in Redis before installing its signal handlers; Supervisor's HUP may land in between.
-    for attempt in range(3):
-        process = subprocess.Popen(
-            [PYTHON, "manage.py", "rqworker", "high", "default", "low"],
-            cwd=PROJECT_ROOT,
-            env=subprocess_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            pid = process.pid
-            wait_until(
-                lambda pid=pid: any(w.pid == pid for w in Worker.all(connection=redis_conn)),
-                30,
-                "the worker to register",
-                step=0.001,
-            )
-            process.send_signal(signal.SIGHUP)
-            assert process.wait(timeout=15) == 0, f"attempt {attempt}"
-        finally:
-            stop_process(process)
+def test_a_hup_while_the_worker_imports_django_is_a_warm_exit(tmp_path, redis_conn, django_db_setup):
+    # Supervisor starts workers through nohup; manage.py holds a HUP until the worker has its handler.
+    process = subprocess.Popen(
+        ["nohup", PYTHON, "manage.py", "rqworker", "high", "default", "low"],
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _holds_hangups(process.pid), 10, "manage.py to hold SIGHUP", step=0.002)
+        assert not [w for w in Worker.all(connection=redis_conn) if w.pid == process.pid]  # no handler yet
+        process.send_signal(signal.SIGHUP)
+        assert process.wait(timeout=60) == 0
+    finally:
+        stop_process(process)
     assert not [w for w in Worker.all(connection=redis_conn) if w.pid == process.pid]
+
+
+def _holds_hangups(pid: int) -> bool:
+    """True once manage.py has blocked SIGHUP, i.e. while it imports Django, before any handler exists."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            blocked = next(line for line in status if line.startswith("SigBlk:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(blocked.split()[1], 16) & (1 << (signal.SIGHUP - 1)))

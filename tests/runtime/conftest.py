@@ -40,6 +40,7 @@ def stack(tmp_path_factory, django_db_setup, django_db_blocker):
             DB_POOL_SIZE=POOL,
             DB_POOL_TIMEOUT=5,
             PYTHONPATH=checkout,
+            PROBES_ENABLED=1,  # the load tests aim at /api/health/db
         )
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the conf names it
     started = time.monotonic()

@@ -114,28 +114,33 @@ class LoadResult:
 
 
 class Load:
-    """A bounded HTTP load from a few threads, one new connection per request.
+    """A bounded HTTP load from a few threads.
 
-    A new connection per request is what a client behind a proxy sees; it also
-    means a failure counts only if the server refused or broke a request.
+    By default one new connection per request: what a client behind a proxy
+    sees, and a failure counts only if the server refused or broke a request.
+    With keep_alive each thread reuses one connection, as nginx's upstream
+    keep-alive does: a worker that closes it mid-request shows as a reset.
     """
 
     # A client behind nginx waits up to proxy_read_timeout (60 s, deploy/nginx.conf.template):
     # during a reload requests wait in the listen backlog while new workers boot.
-    def __init__(self, url: str, threads: int = 8, timeout: float = 60.0):
+    def __init__(self, url: str, threads: int = 8, timeout: float = 60.0, keep_alive: bool = False):
         self.url = url
         self.threads = threads
         self.timeout = timeout
+        self.keep_alive = keep_alive
         self.result = LoadResult()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
 
     def _run(self) -> None:
+        session = requests.Session()
+        headers = {} if self.keep_alive else {"Connection": "close"}
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                response = requests.get(self.url, timeout=self.timeout, headers={"Connection": "close"})
+                response = session.get(self.url, timeout=self.timeout, headers=headers)
                 revision = ""
                 if response.status_code == 200 and "revision" in response.text:
                     revision = response.json().get("revision", "")
@@ -147,6 +152,7 @@ class Load:
             except requests.RequestException as error:
                 with self._lock:
                     self.result.errors.append(f"{type(error).__name__}: {error}")
+        session.close()
 
     def __enter__(self) -> Load:
         for _ in range(self.threads):
@@ -159,6 +165,31 @@ class Load:
         self._stop.set()
         for worker in self._workers:
             worker.join(timeout=self.timeout + 5)
+
+
+def read_from(path: Path, offset: int) -> str:
+    """The text appended to `path` after byte `offset` (a log this test does not own from the start)."""
+    if not path.exists():
+        return ""
+    with path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
+
+
+def log_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def wait_for_log(path: Path, offset: int, pattern: str, count: int = 1, timeout: float = 60) -> str:
+    """Wait until `pattern` (a regex) appears `count` times in `path` after `offset`; return that text."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = read_from(path, offset)
+        if len(re.findall(pattern, text)) >= count:
+            return text
+        time.sleep(0.2)
+    raise TimeoutError(f"{pattern!r} x{count} not in {path.name} after {timeout}s; last lines:\n{text[-3000:]}")
 
 
 ACCESS_STATUS = re.compile(r'" (\d{3}) ')

@@ -8,6 +8,7 @@ import runpy
 import pytest
 from django.conf import settings
 
+from corelib.hangup import START_PERIOD
 from tests.support import PROJECT_ROOT
 
 CONFS = {
@@ -18,9 +19,20 @@ CONFS = {
 
 
 def read(name: str) -> configparser.RawConfigParser:
+    """The file with its [include]d parts, as Supervisor reads it (patterns relative to the file)."""
     parser = configparser.RawConfigParser()
     parser.read(PROJECT_ROOT / name)
+    if parser.has_section("include"):
+        for pattern in parser["include"]["files"].split():
+            parser.read(sorted((PROJECT_ROOT / name).parent.glob(pattern)))
     return parser
+
+
+def program_root(conf: configparser.RawConfigParser) -> str:
+    """What program paths start from: the file's directory, directly or through MINIPROGRAM_ROOT."""
+    if 'MINIPROGRAM_ROOT="%(here)s"' in conf["supervisord"]["environment"]:
+        return "%(ENV_MINIPROGRAM_ROOT)s"
+    return "%(here)s"
 
 
 @pytest.mark.parametrize("name", sorted(CONFS))
@@ -41,18 +53,22 @@ def test_each_supervisor_file_runs_the_whole_stack_safely(name):
     longest_job = max(queue["DEFAULT_TIMEOUT"] for queue in settings.RQ_QUEUES.values())
     assert int(worker["stopwaitsecs"]) > longest_job
     assert "run_scheduler" in conf["program:rqscheduler"]["command"]
-    # Background work yields the CPU to Gunicorn's workers booting after a reload.
-    assert worker["command"].startswith("nice -n 10 ")
-    assert conf["program:rqscheduler"]["command"].startswith("nice -n 10 ")
-    assert not conf["program:gunicorn"]["command"].startswith("nice")
+    # Background work yields the CPU to Gunicorn's workers booting after a reload, and a HUP
+    # while it starts must not kill it (nohup; manage.py holds the HUP until its handler exists).
+    for background in (worker, conf["program:rqscheduler"]):
+        assert background["command"].startswith("nohup nice -n 10 ")
+        # A worker told to stop sooner waits out startsecs, so Supervisor calls its exit expected.
+        assert float(background["startsecs"]) < START_PERIOD
+    assert not conf["program:gunicorn"]["command"].startswith(("nice", "nohup"))
+    root = program_root(conf)
     for section in (s for s in conf.sections() if s.startswith("program:")):
         program = conf[section]
         assert program["stopasgroup"] == program["killasgroup"] == "true", section
         assert program["autorestart"] == "true", section
-        assert program["command"].removeprefix("nice -n 10 ").startswith("%(here)s/.venv/bin/"), section
+        assert program["command"].removeprefix("nohup nice -n 10 ").startswith(f"{root}/.venv/bin/"), section
         for key in ("stdout_logfile", "stderr_logfile"):
             if key in program:
-                assert program[key].startswith("%(here)s/logs/"), section
+                assert program[key].startswith(f"{root}/logs/"), section
                 assert key + "_maxbytes" in program and key + "_backups" in program, section
 
 

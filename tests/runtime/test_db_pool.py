@@ -11,7 +11,7 @@ import requests
 from django.db import connections
 
 from corelib import dbpool
-from tests.support import PROJECT_ROOT, free_port, stop_process, subprocess_env, wait_for_http
+from tests.support import PROJECT_ROOT, free_port, stop_process, subprocess_env, wait_for_http, wait_until
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -50,6 +50,20 @@ def test_a_connection_dropped_without_close_gives_its_slot_back(pool_of_one):
     other.close()
 
 
+def waiting_on_a_lock(database: str) -> bool:
+    connection = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                " WHERE DB = %s AND STATE LIKE 'Waiting for table%%'",
+                (database,),
+            )
+            return cursor.fetchone()[0] > 0
+    finally:
+        connection.close()
+
+
 @pytest.mark.slow
 def test_a_request_that_cannot_get_a_connection_answers_503_not_a_hang(tmp_path):
     port = free_port()
@@ -59,6 +73,7 @@ def test_a_request_that_cannot_get_a_connection_answers_503_not_a_hang(tmp_path)
         GUNICORN_WORKERS=1,
         DB_POOL_SIZE=1,
         DB_POOL_TIMEOUT=1,
+        PROBES_ENABLED=1,  # /api/health/db is the one-query endpoint held here
     )
     gunicorn = subprocess.Popen(
         [
@@ -75,14 +90,14 @@ def test_a_request_that_cannot_get_a_connection_answers_503_not_a_hang(tmp_path)
     locker = pymysql.connect(host="127.0.0.1", user="root", database=env["DB_NAME"], autocommit=True)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/api/health/db", timeout=30)
-        # Hold the worker's only connection: its query waits on a table lock.
-        locker.cursor().execute("LOCK TABLES accounts_miniprogram WRITE")
+        # Hold the worker's only connection: its query (/api/health/db reads the outbox table) waits on a lock.
+        locker.cursor().execute("LOCK TABLES corelib_outboxjob WRITE")
         held = {}
         holder = threading.Thread(
             target=lambda: held.update(response=requests.get(f"http://127.0.0.1:{port}/api/health/db", timeout=30))
         )
         holder.start()
-        time.sleep(0.5)
+        wait_until(lambda: waiting_on_a_lock(env["DB_NAME"]), 30, "the first request to wait on the table lock")
         started = time.monotonic()
         busy = requests.get(f"http://127.0.0.1:{port}/api/health/db", timeout=30)
         waited = time.monotonic() - started
@@ -116,9 +131,9 @@ def test_a_released_slot_goes_to_the_oldest_waiter_not_a_newcomer():
         semaphore.release()
 
     waiters = [threading.Thread(target=wait_turn, args=(name,)) for name in ("first", "second")]
-    for waiter in waiters:
+    for queued, waiter in enumerate(waiters, start=1):
         waiter.start()
-        time.sleep(0.2)  # queue them in this order
+        wait_until(lambda queued=queued: len(semaphore._waiters) == queued, 10, "the waiter to queue")
     semaphore.release()
     for waiter in waiters:
         waiter.join(timeout=10)

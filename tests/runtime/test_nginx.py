@@ -3,14 +3,13 @@
 import shutil
 import subprocess
 import textwrap
-import time
 import uuid
 
 import pytest
 import requests
 
 from tests.runtime.stack import access_log_statuses
-from tests.support import PROJECT_ROOT, PYTHON, free_port, stop_process, wait_for_port
+from tests.support import PROJECT_ROOT, PYTHON, free_port, stop_process, wait_for_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases="__all__", transaction=True)]
 
@@ -87,8 +86,12 @@ def test_nginx_serves_static_files_itself(nginx, stack):
     assert response.headers["Content-Type"] == "text/css"
     assert "max-age" in response.headers["Cache-Control"]
     assert requests.get(f"{nginx}/static/missing.css", timeout=10).status_code == 404
-    time.sleep(0.5)
-    assert "site.css" not in stack.log("gunicorn-test-access.log").read_text()
+    # A request straight to Gunicorn after those: once its line is in the access log, theirs would be too.
+    marker = uuid.uuid4().hex
+    assert requests.get(f"{stack.url}/api/health?probe={marker}", timeout=10).status_code == 200
+    access_log = stack.log("gunicorn-test-access.log")
+    wait_until(lambda: marker in access_log.read_text(), 30, "the marker request in the access log")
+    assert "site.css" not in access_log.read_text()
 
 
 def test_nginx_proxies_the_api_with_the_client_address(nginx, stack):
@@ -99,8 +102,9 @@ def test_nginx_proxies_the_api_with_the_client_address(nginx, stack):
     )
     assert response.status_code == 200
     assert response.json()["environment"] == "test"
-    time.sleep(1)  # Supervisor writes the access log
-    lines = [line for line in stack.log("gunicorn-test-access.log").read_text().splitlines() if probe in line]
+    access_log = stack.log("gunicorn-test-access.log")
+    wait_until(lambda: probe in access_log.read_text(), 30, "the request in the access log (Supervisor writes it)")
+    lines = [line for line in access_log.read_text().splitlines() if probe in line]
     assert len(lines) == 1
     assert '"127.0.0.1"' in lines[0]
     assert "203.0.113.66" not in lines[0]

@@ -1,4 +1,4 @@
-"""The stack as Supervisor runs it: 12 programs, reloads under load, bounded DB connections."""
+"""The stack as Supervisor runs it: 12 programs, bounded DB connections (reloads: test_reload.py)."""
 
 import json
 import re
@@ -11,15 +11,10 @@ import pytest
 
 from tests.runtime.conftest import CONF
 from tests.runtime.stack import (
-    Load,
     access_log_statuses,
-    enqueue_sleep_jobs,
     program_states,
-    supervisorctl,
-    wait_all_running,
-    wait_jobs_finished,
 )
-from tests.support import wait_for_http
+from tests.support import wait_for_http, wait_until
 
 # The marks make pytest-django create this run's databases, which the stack uses.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases="__all__", transaction=True)]
@@ -40,30 +35,6 @@ def test_gunicorn_workers_are_patched_before_anything_imports_sockets(running_st
     assert error_log.count("Booting worker") >= running_stack.workers
     assert "MonkeyPatchWarning" not in error_log
     assert "serving revision" in error_log
-
-
-def test_hup_three_times_under_load_fails_no_request_and_loses_no_job(running_stack):
-    stack = running_stack
-    pid_before = (stack.checkout / "pids/gunicorn-test.pid").read_text().strip()
-    job_ids = enqueue_sleep_jobs(stack.env["REDIS_URL"], 6, 1.5)
-    with Load(f"{stack.url}/api/health/db?probe=hup", threads=6) as load:
-        for _ in range(3):
-            job_ids += enqueue_sleep_jobs(stack.env["REDIS_URL"], 6, 1.5)
-            output = supervisorctl(stack.checkout, CONF, "signal", "HUP", "all", env=stack.env)
-            assert "ERROR" not in output, output
-            time.sleep(4)
-    result = load.result
-    print(
-        f"\nHUP x3 under load: {result.total} requests, statuses {dict(result.statuses)}, "
-        f"slowest {result.slowest:.1f}s, errors {result.errors[:3]}"
-    )
-    assert result.total > 50
-    assert result.failures == []
-    # The master stayed; its workers were replaced.
-    assert (stack.checkout / "pids/gunicorn-test.pid").read_text().strip() == pid_before
-    statuses = wait_jobs_finished(stack.env["REDIS_URL"], job_ids, timeout=120)
-    assert set(statuses.values()) == {"finished"}, statuses
-    wait_all_running(stack.checkout, CONF, stack.env, count=12, timeout=90)
 
 
 def _sample_connections(db_names, stop, samples):
@@ -109,10 +80,15 @@ def test_db_connections_stay_bounded_at_1000_concurrent_clients(running_stack):
         f"(bound workers x pool = {stack.workers} x {stack.pool} = {bound}); "
         f"MariaDB Threads_connected peaked at {global_peak} (whole server, other tests included)"
     )
-    time.sleep(1)  # let Supervisor flush the access log
-    statuses = access_log_statuses(access_log, "probe=c1000")
+    # Supervisor writes the access log a moment after the requests: wait for every line wrk counted.
+    statuses = wait_until(
+        lambda: (found := access_log_statuses(access_log, "probe=c1000")).total() >= requests_done and found,
+        30,
+        "the access log to hold every request",
+    )
     print(f"statuses in the access log: {dict(statuses)}")
-    assert requests_done > 1000
+    # Enough requests to have needed every slot; how many a loaded machine answers in 8 s is not the point.
+    assert requests_done > bound
     assert ours_peak <= bound + 2  # margin: the sampler's own view of a closing connection
     assert statuses[500] == 0
     assert statuses[200] > 0

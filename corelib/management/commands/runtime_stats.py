@@ -1,4 +1,4 @@
-"""What uwsgitop showed seed 003, for this stack: `manage.py runtime_stats [--json]`.
+"""One snapshot of the stack: `manage.py runtime_stats [--json]` (`manage.py top` is the live view).
 
 Gunicorn: the master from its pid file, each worker's pid, liveness, heartbeat
 and age (from the control socket gunicorn.conf.py places in socks/, else from

@@ -1,4 +1,4 @@
-"""Wait until every database alias and Redis answer (seed 000's wait-for)."""
+"""Wait until every database alias and Redis answer (a deploy or container start waits on this)."""
 
 import time
 

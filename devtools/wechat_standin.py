@@ -1,6 +1,6 @@
 """A local stand-in for WeChat's server API, for tests and offline `make run`.
 
-    python -m corelib.wechat_standin --port 8765
+    python -m devtools.wechat_standin --port 8765
 
 Speaks the four endpoints corelib.wechat uses, with WeChat's shapes and
 errcodes: GET /sns/jscode2session, GET /cgi-bin/token, POST /cgi-bin/stable_token,

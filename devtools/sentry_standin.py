@@ -1,6 +1,6 @@
 """A local stand-in for Sentry's ingestion endpoint, for tests.
 
-    python -m corelib.sentry_standin --port 9000
+    python -m devtools.sentry_standin --port 9000
 
 Point SENTRY_DSN at `http://public@127.0.0.1:<port>/1`. It accepts envelopes
 (POST /api/<project>/envelope/, gzip or plain, as sentry-sdk sends them) and
