@@ -105,6 +105,9 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
     if kind == "bare":
         env = {**common, "BENCH_WSGI_APP": "bench.bare_wsgi:application"}
         return gunicorn, env, f"bare WSGI callable on gunicorn gevent, {WORKERS} workers (same config)"
+    if kind == "bare_db_redis":
+        env = {**common, "BENCH_WSGI_APP": "bench.bare_db_redis:application"}
+        return gunicorn, env, f"bare db_redis WSGI callable (PyMySQL + redis-py) on gunicorn gevent, {WORKERS} workers"
     if kind == "sync":
         return gunicorn, {**common, "BENCH_WORKER_CLASS": "sync"}, f"gunicorn sync, {WORKERS} workers"
     if kind == "gthread":
