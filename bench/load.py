@@ -15,12 +15,14 @@ import pymysql
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 
 
-def ensure_tools(need_ab: bool) -> None:
-    """wrk, nginx (and ab) come from Debian's packages; install them if missing."""
-    tools = (("wrk", "wrk"), ("nginx", "nginx"), ("ab", "apache2-utils"))
+def ensure_tools(need_ab: bool, need_h2load: bool = False) -> None:
+    """wrk, nginx (and ab, h2load) come from Debian's packages; install them if missing."""
+    tools = (("wrk", "wrk"), ("nginx", "nginx"), ("ab", "apache2-utils"), ("h2load", "nghttp2-client"))
     missing = [pkg for tool, pkg in tools if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
     if not need_ab and "apache2-utils" in missing:
         missing.remove("apache2-utils")
+    if not need_h2load and "nghttp2-client" in missing:
+        missing.remove("nghttp2-client")
     if missing:
         print(f"[bench] installing {' '.join(missing)} with apt-get", flush=True)
         subprocess.run(["apt-get", "update", "-qq"], check=False, timeout=300)
