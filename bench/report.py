@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from bench.targets import targets
+
 CASE_TITLES = {
     "json": "json (small JSON, no I/O)",
     "db_redis": "db_redis (1 row by pk + 1 Redis GET)",
@@ -13,6 +15,7 @@ SERVER_TITLES = {
     "gevent": "service: gunicorn gevent",
     "gevent_uncached": "service: gunicorn gevent",
     "bare": "ceiling: bare WSGI on gunicorn gevent",
+    "bare_db_redis": "db_redis ceiling: bare WSGI, PyMySQL + redis-py, on gunicorn gevent",
     "nginx": "physical limit: nginx static file",
     "sync": "peer: gunicorn sync",
     "gthread": "peer: gunicorn gthread",
@@ -38,67 +41,6 @@ def _ratio(a: dict | None, b: dict | None) -> str:
 
 def _row(r: dict) -> str:
     return f"{r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']}"
-
-
-def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for each target the report checks; met is None when not measured."""
-    idx = _index(results)
-    conns = sorted({r["conns"] for r in results})
-    out: list[tuple[str, str, bool | None]] = []
-
-    def ratio_target(name: str, num: tuple, den: tuple, need: float) -> None:
-        values = []
-        for c in conns:
-            a, b = idx.get((*num, c)), idx.get((*den, c))
-            if a and b and b["rps"]:
-                values.append((c, a["rps"] / b["rps"]))
-        text = ", ".join(f"c={c}: {v:.0%}" for c, v in values) or "not measured"
-        out.append((name, text, all(v >= need for _, v in values) if values else None))
-
-    ratio_target("json ≥ 50% of the bare-WSGI ceiling", ("gevent", "json"), ("bare", "json"), 0.5)
-    ratio_target("db_redis ≥ 60% of json", ("gevent", "db_redis"), ("gevent", "json"), 0.6)
-    ratio_target("board cached ≥ 70% of json", ("gevent", "board_cached"), ("gevent", "json"), 0.7)
-    top = max(conns) if conns else 0
-    for case in ("json", "db_redis", "board_cached"):
-        r = idx.get(("gevent", case, top))
-        if r is None:
-            out.append((f"{case} at c={top}: no errors, p99 < 250 ms", "not measured", None))
-            continue
-        ok = r["non2xx"] == 0 and r["socket_errors"] == 0 and r["p99_ms"] < 250
-        text = f"non-2xx {r['non2xx']}, socket errors {r['socket_errors']}, p99 {r['p99_ms']:.0f} ms"
-        if r["rps"]:
-            text += f" (mean at least {top / r['rps'] * 1000:.0f} ms by Little's law)"
-        out.append((f"{case} at c={top}: zero non-2xx and socket errors, p99 < 250 ms", text, ok))
-    behind = []
-    compared = 0
-    for peer in PEERS:
-        for c in conns:
-            ours, theirs = idx.get(("gevent", "db_redis", c)), idx.get((peer, "db_redis", c))
-            if ours and theirs:
-                compared += 1
-                if ours["rps"] <= theirs["rps"]:
-                    behind.append(f"{peer} c={c} ({theirs['rps']:,.0f} vs {ours['rps']:,.0f})")
-    out.append(
-        (
-            "db_redis ahead of every peer",
-            "behind " + "; ".join(behind)
-            if behind
-            else f"ahead in all {compared} comparisons"
-            if compared
-            else "not measured",
-            (not behind) if compared else None,
-        )
-    )
-    for case, need in (("json", 1000), ("db_redis", 250)):
-        r = idx.get(("gevent", case, top))
-        out.append(
-            (
-                f"{case} ≥ {need} req/s at c={top}",
-                f"{r['rps']:,.0f} req/s" if r else "not measured",
-                (r["rps"] >= need) if r else None,
-            )
-        )
-    return out
 
 
 READING_LATENCIES = (
@@ -141,7 +83,7 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
         "| target | measured | met |",
         "|---|---|---|",
     ]
-    for name, text, met in targets(results):
+    for name, text, met in targets(results, meta.get("openloop", []), meta.get("db_connection_bound", 0)):
         lines.append(f"| {name} | {text} | {'yes' if met else 'no' if met is False else '–'} |")
     lines += ["", READING_LATENCIES]
     if chart:
@@ -177,6 +119,9 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
             if r:
                 ours = idx.get(("gevent", "json", c))
                 lines.append(f"| {SERVER_TITLES[server]} | {c} | {_row(r)} | {_ratio(ours, r)} |")
+    lines += db_redis_ceiling_section(idx, conns)
+    if meta.get("openloop"):
+        lines += ["", *openloop_section(meta["openloop"])]
     peer_rows = [r for r in results if r["server"] in PEERS]
     if peer_rows:
         lines += [
@@ -400,3 +345,69 @@ def chart(results: list[dict], path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def db_redis_ceiling_section(idx: dict, conns: list[int]) -> list[str]:
+    """db_redis on the service beside the same query and GET in a bare WSGI callable (bench/bare_db_redis.py)."""
+    rows = [(c, idx.get(("bare_db_redis", "db_redis", c))) for c in conns]
+    if not any(r for _, r in rows):
+        return []
+    lines = [
+        "",
+        "## db_redis ceiling (same query, same Redis GET, no Django)",
+        "",
+        "| server | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors | peak DB conns | service ÷ this |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c, r in rows:
+        if r:
+            ours = idx.get(("gevent", "db_redis", c))
+            lines.append(
+                f"| {SERVER_TITLES['bare_db_redis']} | {c} | {_row(r)} | "
+                f"{r['threads_connected_peak']} ({r['threads_connected_before']}) | {_ratio(ours, r)} |"
+            )
+    return lines
+
+
+def openloop_line(row) -> str:
+    """One open-loop point in a line (a dict from the report's data or an OpenLoopResult)."""
+    r = row if isinstance(row, dict) else row.as_dict()
+    if r["error"]:
+        return f"NOT RUN: {r['error'][:160]}"
+    return (
+        f"{r['achieved_rps']:,.0f} of {r['target_rps']:,.0f} req/s on {r['conns']} conns, p50 {r['p50_ms']:.1f} "
+        f"p99 {r['p99_ms']:.1f} p99.9 {r['p999_ms']:.1f} ms, non-2xx {r['non2xx']}, failed {r['failed']}, "
+        f"late {r['late_share']:.1%}"
+    )
+
+
+def openloop_section(rows: list[dict]) -> list[str]:
+    """Latency at a fixed request rate (bench/openloop.py), with the generator's validation against nginx."""
+    lines = [
+        "## Latency at a fixed rate (open loop)",
+        "",
+        "`h2load --h1 -m 1 --rps R -c C -i URLS --log-file LOG` sends a fixed total rate whether or not the answers "
+        "came back, so the percentiles are each request's own time from its send to the end of its answer, free "
+        "of coordinated omission, over the run without its warm-up. The rate is a share of the case's best "
+        "closed-loop (wrk) rate on the same server, measured just before. Each connection carries one request at a "
+        "time: an answer slower than its send interval (C ÷ rate) delays its next send, so the table shows the "
+        "share of such *late* answers and the achieved rate beside the target. *Failed*: h2load's failed, errored "
+        "and timed-out requests. The first row is the generator against nginx's static file, whose own time is "
+        "well under a millisecond: what the generator adds on this machine.",
+        "",
+        "| case | server | share of capacity | target req/s | achieved req/s | conns | p50 ms | p99 ms | p99.9 ms | "
+        "max ms | non-2xx | failed | late |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda row: row["case"] != "static"):
+        level = "validation" if r["case"] == "static" else f"{r['level']:.0%} of {r['capacity']:,.0f}"
+        server = SERVER_TITLES.get(r["server"], r["server"])
+        if r["error"]:
+            lines.append(f"| {r['case']} | {server} | {level} | {r['target_rps']:,.0f} | not run: {r['error']} |")
+            continue
+        lines.append(
+            f"| {r['case']} | {server} | {level} | {r['target_rps']:,.0f} | {r['achieved_rps']:,.0f} | {r['conns']} | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.0f} | {r['non2xx']} | "
+            f"{r['failed']} | {r['late_share']:.1%} |"
+        )
+    return lines

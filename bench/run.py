@@ -8,7 +8,9 @@ index (bench/fixture.py), and it removes them at the end. See bench/README.md.
 
 import argparse
 import json
+import os
 import platform
+import random
 import resource
 import subprocess
 import sys
@@ -22,7 +24,7 @@ import orjson
 import requests
 
 from apps.probes.document import json_document
-from bench import fixture, load, memory, reload, report, servers
+from bench import fixture, load, memory, openloop, reload, report, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("sync", "gthread", "uwsgi", "granian")
@@ -46,9 +48,12 @@ class Mode:
     memory_load: float | None = None  # seconds of mixed load on the whole stack in the memory case (None: no case)
     reload_hups: int = 0  # HUPs per arbiter in the reload case (0: no case)
     reload_settle: float = 3.0  # seconds of load outside HUP windows before the first HUP and after each rollout
+    openloop_cases: tuple[str, ...] = ()  # cases sent at a fixed rate (bench/openloop.py) after their wrk runs
 
 
 ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login")
+OPENLOOP_CASES = ("json", "db_redis", "board_cached")
+OPENLOOP_LEVELS = (0.5, 0.8)  # shares of a case's best closed-loop rate on the service
 MODES = {
     "full": Mode(
         (10, 100, 1000),
@@ -65,8 +70,11 @@ MODES = {
         600,
         3,
         5.0,
+        OPENLOOP_CASES,
     ),
-    "quick": Mode((100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick", 30, 3),
+    "quick": Mode(
+        (100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick", 30, 3, openloop_cases=OPENLOOP_CASES
+    ),
     "tiny": Mode((10,), 1, 0, ("json",), (), (), True, (), (), 1, "tiny"),
 }
 
@@ -133,6 +141,7 @@ class Bench:
                 self.mode.reload_hups = 0
             if only_cases == ["reload"]:  # the reload case alone: no baselines, ab or memory either
                 self.mode.baselines, self.mode.ab_cases, self.mode.memory_load = False, (), None
+            self.mode.openloop_cases = tuple(c for c in self.mode.openloop_cases if c in self.mode.cases)
         if reload_hups is not None:
             self.mode.reload_hups = reload_hups
         self.out_dir = out_dir
@@ -147,6 +156,7 @@ class Bench:
         self.notes: list[str] = []
         self.memory: dict | None = None
         self.reload_rows: list[dict] = []
+        self.openloop_rows: list[dict] = []
         self.started = time.monotonic()
         self.step = 0
         self.total = 0
@@ -156,7 +166,7 @@ class Bench:
 
     # --- the run -------------------------------------------------------------------------
     def run(self) -> Path:
-        load.ensure_tools(need_ab=bool(self.mode.ab_cases))
+        load.ensure_tools(need_ab=bool(self.mode.ab_cases), need_h2load=bool(self.mode.openloop_cases))
         _raise_nofile()
         self.say(f"mode {self.mode_name}; run dir {self.run_dir}; creating bench_{self.run_id} databases and seeding")
         standin = None
@@ -237,6 +247,8 @@ class Bench:
             plan.append(("gevent_uncached", "/api/health", ["board_uncached"]))
         if m.baselines:
             plan += [("bare", "/", ["json"]), ("nginx", "/probe.json", ["static"])]
+            if "db_redis" in m.cases:
+                plan.append(("bare_db_redis", "/", ["db_redis"]))
         for peer in m.peers:
             if servers.available(peer):
                 plan.append((peer, "/api/health", [c for c in m.peer_cases if c in m.cases]))
@@ -256,6 +268,9 @@ class Bench:
                     self._measure_case(server, kind, self.cases[case_name])
                 if kind == "gevent":
                     self._ab(server)
+                    self._open_loop(server)
+                if kind == "nginx" and self.mode.openloop_cases:
+                    self._validate_open_loop(server)
             finally:
                 server.stop()
             time.sleep(1)
@@ -313,6 +328,46 @@ class Bench:
                     )
                     time.sleep(2)
 
+    # --- open loop (bench/openloop.py) -----------------------------------------------------------------
+    def _open_loop(self, server: servers.Server) -> None:
+        """Each open-loop case at OPENLOOP_LEVELS of its best closed-loop rate on this server, measured just before."""
+        for case_name in self.mode.openloop_cases:
+            case = self.cases[case_name]
+            rates = [r.rps for r in self.results if r.server == server.name and r.case == case_name and not r.error]
+            capacity = max(rates, default=0.0)
+            for level in OPENLOOP_LEVELS:
+                row = openloop.OpenLoopResult(case_name, server.name, level, capacity, capacity * level)
+                if not capacity:
+                    row.error = "no closed-loop rate measured for this case"
+                else:
+                    self._send_open_loop(server, row, self._urls(server, case), case.headers)
+                self.openloop_rows.append(row.as_dict())
+                self.say(f"open loop {case_name:<14} {level:.0%} of {capacity:,.0f}: " + report.openloop_line(row))
+
+    def _validate_open_loop(self, server: servers.Server) -> None:
+        """The generator against a server that answers in well under a millisecond: its own floor and rate."""
+        rates = [r["target_rps"] for r in self.openloop_rows if r["case"] == "json"]
+        row = openloop.OpenLoopResult("static", server.name, 0.0, 0.0, max(rates, default=1000.0))
+        self._send_open_loop(server, row, [server.url(self.cases["static"].path)], [])
+        self.openloop_rows.append(row.as_dict())
+        self.say(f"open loop validation on nginx at {row.target_rps:,.0f} req/s: " + report.openloop_line(row))
+
+    def _send_open_loop(self, server: servers.Server, row: openloop.OpenLoopResult, urls, headers) -> None:
+        load.wait_until_closed(server.port)
+        try:
+            openloop.measure(row, urls, headers, self.mode.seconds, self.mode.warmup, self.run_dir)
+        except subprocess.TimeoutExpired as error:
+            row.error = str(error)[:300]
+        time.sleep(0.5)
+
+    def _urls(self, server: servers.Server, case: Case) -> list[str]:
+        """The URLs h2load sends in turn: for db_redis, 200 random rows, as wrk's script picks them."""
+        first, last = self.seed["mini_program_ids"]
+        if case.name == "db_redis" and first == 1:
+            picks = random.Random(0).choices(range(1, last + 1), k=200)  # noqa: S311 - load, not secrets
+            return [server.url(f"/api/probe/db-redis/{i}") for i in picks]
+        return [server.url(case.path)]
+
     def _start_standin(self, seed: dict) -> tuple[subprocess.Popen, str]:
         port = servers.free_port()
         log = open(self.run_dir / "wechat-standin.log", "ab")  # noqa: SIM115
@@ -360,6 +415,9 @@ class Bench:
             "workers": servers.WORKERS,
             "memory": self.memory,
             "reload": self.reload_rows,
+            "openloop": self.openloop_rows,
+            # The service's pools: DB_POOL_SIZE connections per worker and alias (default and admin).
+            "db_connection_bound": servers.WORKERS * int(os.environ.get("DB_POOL_SIZE", "8")) * 2,
         }
         results = [r.as_dict() for r in self.results]
         (self.out_dir / f"{stem}.json").write_text(
