@@ -7,8 +7,8 @@ to a pending count and sends one whenever the connection has no request in fligh
 carries one request at a time, so an answer slower than the connection's interval (C ÷ rate) delays its next
 send and hides the wait from the latency: the run keeps that interval well above the latencies it measures
 (CONNECTION_INTERVAL), reports the share of answers slower than it, and the achieved rate against the target.
-h2load staggers the connections' start over one interval (`-r`, `--rate-period`), so the sends do not come in
-bursts of C at once. Latencies are read from h2load's per-request log (start, status, time to the end of
+h2load opens the connections a few per millisecond across one interval (`-r`, `--rate-period`), so the sends do
+not come in bursts. Latencies are read from h2load's per-request log (start, status, time to the end of
 the answer), without its first `warmup` seconds.
 """
 
@@ -21,7 +21,6 @@ from pathlib import Path
 CONNECTION_INTERVAL = 0.1  # seconds between two sends on one connection, at most (2x the p99 target at 50%)
 MOST_CONNECTIONS = 1000  # = wrk's highest concurrency
 LEAST_CONNECTIONS = 10
-START_BATCHES = 10  # connections open in this many batches across one send interval
 SUMMARY = re.compile(
     r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout"
 )
@@ -68,8 +67,11 @@ def connections_for(rate: float) -> int:
 def h2load_args(urls_file: Path, rate: float, seconds: float, headers: list[str], log: Path) -> list[str]:
     conns = connections_for(rate)
     per_conn = rate / conns
-    per_batch = math.ceil(conns / START_BATCHES)
-    period_ms = max(1, round(1000 / per_conn / START_BATCHES))
+    # A connection sends its first request when it connects and the next ones on a timer from then on, so
+    # connections opened together send together: they open evenly across one send interval instead.
+    interval_ms = 1000 / per_conn
+    period_ms = max(1, math.floor(interval_ms / conns))
+    per_batch = math.ceil(conns * period_ms / interval_ms)
     argv = ["h2load", "--h1", "-m", "1", "-t", "1", "-c", str(conns), "--rps", f"{per_conn:.4f}"]
     argv += ["-n", str(max(conns, round(rate * seconds))), "-r", str(per_batch), "--rate-period", f"{period_ms}ms"]
     argv += ["-T", "30", "--log-file", str(log), "-i", str(urls_file)]
