@@ -15,12 +15,14 @@ the answer), without its first `warmup` seconds.
 import math
 import re
 import subprocess
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 CONNECTION_INTERVAL = 0.1  # seconds between two sends on one connection, at most (2x the p99 target at 50%)
 MOST_CONNECTIONS = 1000  # = wrk's highest concurrency
 LEAST_CONNECTIONS = 10
+SLOT_US = 10_000  # sends are counted per 10 ms to show how evenly they came
 SUMMARY = re.compile(
     r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout"
 )
@@ -44,6 +46,7 @@ class OpenLoopResult:
     failed: int = 0  # h2load's failed + errored + timeout, whole run
     not_done: int = 0  # requests h2load meant to send that never got an answer
     late_share: float = 0.0  # answers slower than a connection's send interval (they delayed the next send)
+    peak_sends: float = 0.0  # the most sends in one 10 ms slot ÷ the mean per slot: how bunched the schedule was
     argv: str = ""
     error: str = ""
 
@@ -109,6 +112,8 @@ def summarize(result: OpenLoopResult, rows: list[tuple[int, int, int]], warmup: 
     result.max_ms = latencies[-1]
     result.non2xx = sum(1 for _, status, _ in kept if not 200 <= status < 400)
     result.late_share = sum(1 for took in latencies if took > interval * 1000) / len(latencies)
+    slots = Counter((start - begin) // SLOT_US for start, _, _ in kept)
+    result.peak_sends = max(slots.values()) / (len(kept) / (int(span * 1e6) // SLOT_US + 1))
 
 
 def measure(

@@ -377,7 +377,7 @@ def openloop_line(row) -> str:
     return (
         f"{r['achieved_rps']:,.0f} of {r['target_rps']:,.0f} req/s on {r['conns']} conns, p50 {r['p50_ms']:.1f} "
         f"p99 {r['p99_ms']:.1f} p99.9 {r['p999_ms']:.1f} ms, non-2xx {r['non2xx']}, failed {r['failed']}, "
-        f"late {r['late_share']:.1%}"
+        f"late {r['late_share']:.1%}, peak sends {r.get('peak_sends', 0):.1f}x"
     )
 
 
@@ -392,12 +392,14 @@ def openloop_section(rows: list[dict]) -> list[str]:
         "closed-loop (wrk) rate on the same server, measured just before. Each connection carries one request at a "
         "time: an answer slower than its send interval (C ÷ rate) delays its next send, so the table shows the "
         "share of such *late* answers and the achieved rate beside the target. *Failed*: h2load's failed, errored "
-        "and timed-out requests. The first row is the generator against nginx's static file, whose own time is "
-        "well under a millisecond: what the generator adds on this machine.",
+        "and timed-out requests. *Peak sends*: the most requests sent in one 10 ms slot over the mean per "
+        "slot (1× is a perfectly even schedule; h2load waiting for a core bunches them). The first row is the "
+        "generator against nginx's static file, whose own time is well under a millisecond: what the generator "
+        "adds on this machine.",
         "",
         "| case | server | share of capacity | target req/s | achieved req/s | conns | p50 ms | p99 ms | p99.9 ms | "
-        "max ms | non-2xx | failed | late |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "max ms | non-2xx | failed | late | peak sends |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda row: row["case"] != "static"):
         level = "validation" if r["case"] == "static" else f"{r['level']:.0%} of {r['capacity']:,.0f}"
@@ -408,6 +410,6 @@ def openloop_section(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {r['case']} | {server} | {level} | {r['target_rps']:,.0f} | {r['achieved_rps']:,.0f} | {r['conns']} | "
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.0f} | {r['non2xx']} | "
-            f"{r['failed']} | {r['late_share']:.1%} |"
+            f"{r['failed']} | {r['late_share']:.1%} | {r.get('peak_sends', 0):.1f}× |"
         )
     return lines

@@ -44,3 +44,12 @@ def test_the_summary_leaves_out_the_warm_up_and_counts_late_and_failed_answers()
     assert result.max_ms == 300  # the warm-up's 900 ms answers are gone
     assert result.non2xx == 2
     assert result.late_share == 0.1
+    assert result.peak_sends == 1.0  # one send every 10 ms: perfectly even
+
+
+def test_bunched_sends_show_as_a_peak_above_the_mean():
+    start = 1_700_000_000_000_000
+    rows = [(start + (i // 10) * 100_000, 200, 1_000) for i in range(100)]  # ten at once every 100 ms
+    result = openloop.OpenLoopResult("static", "nginx", 0, 0, 100)
+    openloop.summarize(result, rows, warmup=0, interval=0.1)
+    assert result.peak_sends > 9  # ten in one slot against a mean of 1.1 over the 0.9 s they span
