@@ -9,6 +9,7 @@ of the first variant's. With --spread it also counts, mid-run, the established c
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import threading
@@ -26,7 +27,7 @@ VARIANTS = {
     # The db_redis probe reading through the ORM, as before corelib.db.pk_read.
     "orm_pk": {"BENCH_WSGI_APP": "bench.wsgi_orm_pk:application"},
     # redis-py with its pure-Python parser even where hiredis is installed.
-    "no_hiredis": {"PYTHONPATH": str(SHADOW)},
+    "no_hiredis": {"PYTHONPATH": f"{SHADOW}{os.pathsep}{ROOT}"},
 }
 
 
