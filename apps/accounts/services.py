@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -140,8 +141,23 @@ def login(appid: str, code: str, ip: str) -> LoginResult:
 def authenticate(raw_token: str) -> AuthUser:
     """The caller behind a bearer token, from Redis when cached, else from MySQL."""
     digest = digest_of(raw_token)
-    key = _token_key(digest)
-    entry = safe_cache.get(key)
+    return check_token(digest, safe_cache.get(_token_key(digest)))
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAuth:
+    """A bearer token not checked yet: a read that goes to Redis anyway fetches `cache_key`
+    in the same round trip and passes what it found to check_token()."""
+
+    token_digest: str
+
+    @property
+    def cache_key(self) -> str:
+        return _token_key(self.token_digest)
+
+
+def check_token(digest: str, entry: Any) -> AuthUser:
+    """The caller, given what Redis held for the token (None: not cached); raises as authenticate() does."""
     if entry == REVOKED:
         raise UnauthorizedError("This token was revoked (logged out).", code="token_revoked", field="token")
     if entry is None:

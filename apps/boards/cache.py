@@ -6,7 +6,7 @@ board's version. A write sets a new version after its transaction commits and
 before the request returns, so the writer's next read (and everyone else's)
 misses and reads MySQL. A reader that raced with the write may store a value
 under the old version: it is never used. The version and the values travel in
-one MGET, so a cache hit is one Redis round trip (plus the token check) and no SQL.
+one MGET, so a cache hit is one Redis round trip (the token check can ride along) and no SQL.
 Pages hold no per-user data; whether I liked each message is cached beside the
 page, per user.
 
@@ -50,15 +50,21 @@ def cached_read(
     board_id: int,
     parts: dict[str, Callable[[], Any]],
     timeout: int = PAGE_TTL,
+    check_first: tuple[str, Callable[[Any], Any]] | None = None,
 ) -> dict[str, Any]:
     """Read several cached values of one board in one round trip, loading what is missing or stale.
 
     `parts` maps a key suffix to the loader of its value; the answer maps the
-    same suffixes to the values.
+    same suffixes to the values. `check_first` is (key, check): that key's value
+    (None if absent) comes in the same round trip and goes to `check` before any
+    loader runs - the caller's token, so a cache hit is one round trip in all.
     """
     version_key = _version_key(board_id)
     keys = {suffix: f"b:{board_id}:{suffix}" for suffix in parts}
-    found = safe_cache.get_many([version_key, *keys.values()])
+    extra = [check_first[0]] if check_first else []
+    found = safe_cache.get_many([*extra, version_key, *keys.values()])
+    if check_first:
+        check_first[1](found.get(check_first[0]))
     version = found.get(version_key)
     if version is None:
         version = _new_version(version_key)

@@ -1,6 +1,7 @@
 """Board reads come from Redis, and a write is never read as missing after it returned."""
 
 import pytest
+import redis
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
@@ -23,6 +24,32 @@ def test_a_cache_hit_touches_no_database(alice, board):
 
     assert response.status_code == 200 and response.json()["items"][0]["content"] == "cached"
     assert len(default.captured_queries) == 0 and len(admin.captured_queries) == 0
+
+
+def test_a_cache_hit_is_one_redis_round_trip_token_check_included(alice, board, monkeypatch):
+    post(alice, board["id"], "cached")
+    messages(alice, board["id"])  # miss: fills the cache
+    sent = []
+    send = redis.Redis.execute_command
+    monkeypatch.setattr(
+        redis.Redis,
+        "execute_command",
+        lambda client, *args, **options: sent.append(args[0]) or send(client, *args, **options),
+    )
+
+    response = alice.api.get(f"/api/v1/boards/{board['id']}/messages")
+
+    assert response.status_code == 200 and response.json()["items"][0]["content"] == "cached"
+    assert sent == ["MGET"]
+
+
+def test_the_page_still_refuses_a_revoked_token_before_anything_else(alice, board):
+    messages(alice, board["id"])  # token and page cached
+    assert alice.api.post("/api/v1/auth/logout").status_code == 204
+
+    response = alice.api.get(f"/api/v1/boards/{board['id']}/messages")
+
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_revoked"
 
 
 def test_a_cache_miss_costs_one_query_per_page_plus_my_likes(alice, board):
