@@ -28,6 +28,8 @@ VARIANTS = {
     "orm_pk": {"BENCH_WSGI_APP": "bench.wsgi_orm_pk:application"},
     # redis-py with its pure-Python parser even where hiredis is installed.
     "no_hiredis": {"PYTHONPATH": f"{SHADOW}{os.pathsep}{ROOT}"},
+    # The board page's token checked by ninja before the view: a GET, then the board's MGET.
+    "board_two_trips": {"BENCH_WSGI_APP": "bench.wsgi_board_two_trips:application"},
     # Fewer MySQL connections per worker: fewer queries in flight for the server's threads to contend over.
     "pool2": {"DB_POOL_SIZE": "2"},
     "pool4": {"DB_POOL_SIZE": "4"},
