@@ -350,7 +350,9 @@ def memory_section(memory: dict) -> list[str]:
         "| program | processes | " + " | ".join(f"PSS MB {title}" for _, title in columns) + " | USS MB idle |",
         "|---|---|" + "---|" * len(columns) + "---|",
     ]
-    for kind in ("gunicorn", "rqworker", "rqscheduler", "supervisord", "total"):
+    # rqforkserver: the parent the RQ workers fork from (absent from runs before it existed).
+    kinds = [kind for kind in ("gunicorn", "rqforkserver", "rqworker", "rqscheduler") if kind in memory["idle"]]
+    for kind in [*kinds, "supervisord", "total"]:
         idle = memory["idle"][kind]
         cells = " | ".join(f"{memory[key][kind]['pss_mb']:.1f}" for key, _ in columns)
         lines.append(f"| {kind} | {idle['processes']} | {cells} | {idle['uss_mb']:.1f} |")
