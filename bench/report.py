@@ -343,7 +343,13 @@ def memory_section(memory: dict) -> list[str]:
         f"{memory.get('load_seconds', 0):.0f} s of mixed load (the json, db_redis and board reads from 8 threads, "
         "jobs onto the three queues while fewer than 20 wait). PSS splits a shared page between the processes "
         "that map it, so the total is "
-        "what the stack costs; USS is what is private to each process.",
+        "what the stack costs; USS is what is private to each process."
+        + (
+            " The RQ workers are forked from rqforkserver (the parent alone on its line); each rqworker_NN program "
+            "is a relay standing in for its worker, counted on the rqworker line with it."
+            if "rqforkserver" in memory["idle"]
+            else ""
+        ),
         "",
         memory_line(memory) + ".",
         "",

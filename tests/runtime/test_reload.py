@@ -163,10 +163,12 @@ def _enqueue_counted(redis_url: str, durations: list[float]) -> dict[str, str]:
 def _program_output(stack, exits: list[tuple[str, str]]) -> str:
     """The end of each named program's stdout/stderr log: why it exited."""
     names = sorted({name for name, _ in exits})
-    logs = [
-        stack.log(f"{name.replace('rqworker_', 'rqworker-test-').replace('rqscheduler', 'rqscheduler-test')}.log")
-        for name in names
-    ]
+    renamed = {"rqworker_": "rqworker-test-", "rqscheduler": "rqscheduler-test", "rqforkserver": "rqforkserver-test"}
+    logs = []
+    for name in names:
+        for program, log in renamed.items():
+            name = name.replace(program, log)
+        logs.append(stack.log(f"{name}.log"))
     return "\n".join(f"--- {log.name}:\n{read_from(log, 0)[-1500:]}" for log in logs)
 
 
