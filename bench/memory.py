@@ -33,7 +33,10 @@ from bench.servers import children_map
 ROOT = Path(__file__).resolve().parent.parent
 CONF = "supervisord_test.conf"
 SUPERVISORD_PIDFILE = "pids/supervisord-test.pid"
-PROGRAM_COUNT = 12  # gunicorn, ten rqworkers, rqscheduler
+PROGRAM_COUNT = 13  # gunicorn, rqforkserver, ten rqworker relays, rqscheduler
+FORKSERVER = "rqforkserver"
+# The workers forked by rqforkserver, counted with the RQ workers (their relays are rqworker_NN).
+FORKED_WORKERS = "rqworker.forked"
 # Jobs waiting per queue beyond which the mixed load sends no more.
 BACKLOG = 20
 STATUS_PID = re.compile(r"^(\S+)\s+RUNNING\s+pid (\d+)")
@@ -53,6 +56,12 @@ class Usage:
         self.uss += other.uss
         self.rss += other.rss
         self.processes += other.processes
+
+    def subtract(self, other: Usage) -> None:
+        self.pss -= other.pss
+        self.uss -= other.uss
+        self.rss -= other.rss
+        self.processes -= other.processes
 
 
 @dataclass
@@ -182,7 +191,12 @@ class Stack:
     def snapshot(self) -> Snapshot:
         snapshot = Snapshot()
         for name, pid in sorted(self.program_pids().items()):
-            snapshot.programs[name] = stable_tree_usage(pid)
+            if name == FORKSERVER:  # the parent alone; its children are the RQ workers
+                snapshot.programs[name] = process_usage(pid)
+                snapshot.programs[FORKED_WORKERS] = stable_tree_usage(pid)
+                snapshot.programs[FORKED_WORKERS].subtract(snapshot.programs[name])
+            else:
+                snapshot.programs[name] = stable_tree_usage(pid)
         supervisord = self.supervisord_pid()
         if supervisord:
             snapshot.programs["supervisord"] = process_usage(supervisord)
@@ -222,10 +236,10 @@ def summary(snapshot: Snapshot) -> dict[str, dict]:
         return round(kb / 1024, 1)
 
     rows = {}
-    for kind in ("gunicorn", "rqworker", "rqscheduler", "supervisord"):
+    for kind in ("gunicorn", "rqforkserver", "rqworker", "rqscheduler", "supervisord"):
         usage = snapshot.kind(kind)
         rows[kind] = {
-            "programs": sum(1 for name in snapshot.programs if name.startswith(kind)),
+            "programs": sum(1 for name in snapshot.programs if name.startswith(kind) and name != FORKED_WORKERS),
             "processes": usage.processes,
             "pss_mb": mb(usage.pss),
             "uss_mb": mb(usage.uss),
@@ -235,6 +249,8 @@ def summary(snapshot: Snapshot) -> dict[str, dict]:
     count = rows["rqworker"]["programs"] or 1
     rows["rqworker"]["pss_each_mb"] = mb(workers.pss // count)
     rows["rqworker"]["uss_each_mb"] = mb(workers.uss // count)
+    relays = snapshot.kind("rqworker_")
+    rows["rqworker"]["relay_pss_each_mb"] = mb(relays.pss // count)
     total = snapshot.total
     rows["total"] = {"processes": total.processes, "pss_mb": mb(total.pss), "uss_mb": mb(total.uss)}
     return rows
@@ -247,6 +263,7 @@ def format_table(rows: dict[str, dict]) -> str:
         lines.append(f"{kind:<12} {row['processes']:>5} {row['pss_mb']:>8.1f} {row['uss_mb']:>8.1f} {rss}")
     worker = rows["rqworker"]
     lines.append(f"one RQ worker: PSS {worker['pss_each_mb']} MB, USS (not shared) {worker['uss_each_mb']} MB")
+    lines.append(f"one rqworker_NN relay: PSS {worker['relay_pss_each_mb']} MB (counted in the figures above)")
     return "\n".join(lines)
 
 

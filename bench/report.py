@@ -289,14 +289,22 @@ def memory_section(memory: dict) -> list[str]:
         f"{memory.get('load_seconds', 0):.0f} s of mixed load (the json, db_redis and board reads from 8 threads, "
         "jobs onto the three queues while fewer than 20 wait). PSS splits a shared page between the processes "
         "that map it, so the total is "
-        "what the stack costs; USS is what is private to each process.",
+        "what the stack costs; USS is what is private to each process."
+        + (
+            " The RQ workers are forked from rqforkserver (the parent alone on its line); each rqworker_NN program "
+            "is a relay standing in for its worker, counted on the rqworker line with it."
+            if "rqforkserver" in memory["idle"]
+            else ""
+        ),
         "",
         memory_line(memory) + ".",
         "",
         "| program | processes | " + " | ".join(f"PSS MB {title}" for _, title in columns) + " | USS MB idle |",
         "|---|---|" + "---|" * len(columns) + "---|",
     ]
-    for kind in ("gunicorn", "rqworker", "rqscheduler", "supervisord", "total"):
+    # rqforkserver: the parent the RQ workers fork from (absent from runs before it existed).
+    kinds = [kind for kind in ("gunicorn", "rqforkserver", "rqworker", "rqscheduler") if kind in memory["idle"]]
+    for kind in [*kinds, "supervisord", "total"]:
         idle = memory["idle"][kind]
         cells = " | ".join(f"{memory[key][kind]['pss_mb']:.1f}" for key, _ in columns)
         lines.append(f"| {kind} | {idle['processes']} | {cells} | {idle['uss_mb']:.1f} |")

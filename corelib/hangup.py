@@ -20,20 +20,35 @@ not expected"), or just after Supervisor started it. So:
 Standard library only: manage.py imports it before Django.
 """
 
-import logging
+from __future__ import annotations
+
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 STARTED = time.monotonic()
 # `startsecs` of the rqworker and rqscheduler programs in supervisord_*.conf, plus a margin for
 # the time between Supervisor's fork and this module's import.
 START_PERIOD = 3.0 + 0.5
-LONG_RUNNING_COMMANDS = frozenset({"rqworker", "run_scheduler"})
+LONG_RUNNING_COMMANDS = frozenset({"rqworker", "run_scheduler", "rqworker_forkserver"})
 
 
 _supervised = False  # set by defer_hangup(): this process is a long-running command of manage.py
+# Told the exit status just before finish_exit() ends the process (a forked worker tells its relay).
+_exit_reporters: list[Callable[[int], None]] = []
+
+
+def report_exit_to(reporter: Callable[[int], None]) -> None:
+    """Have finish_exit() pass the exit status to `reporter` before the process ends."""
+    _exit_reporters.append(reporter)
+
+
+def restart_clock() -> None:
+    """The start period counts from now (a worker forked long after its parent started)."""
+    global STARTED
+    STARTED = time.monotonic()
 
 
 def defer_hangup() -> None:
@@ -68,7 +83,11 @@ def finish_exit() -> None:
     if remaining > 0:
         time.sleep(remaining)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    import logging  # here: the RQ relays read START_PERIOD, and logging would add 1.7 MB to each
+
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
+    for reporter in _exit_reporters:
+        reporter(0)
     os._exit(0)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 PARTS = Path(__file__).resolve().parent / "supervisor"
-PROGRAMS = {"web": "gunicorn", "worker": "rqworker", "scheduler": "rqscheduler"}
+PROGRAMS = {"web": ["gunicorn"], "worker": ["rqforkserver", "rqworker"], "scheduler": ["rqscheduler"]}
 
 
 def select(roles: list[str], workers: int, parts: Path = PARTS) -> list[str]:
@@ -30,7 +30,7 @@ def select(roles: list[str], workers: int, parts: Path = PARTS) -> list[str]:
         if count != 1:
             raise SystemExit(f"{worker}: expected one 'numprocs = N' line")
         worker.write_text(text)
-    programs = [PROGRAMS[role] for role in PROGRAMS if role in roles]
+    programs = [program for role in PROGRAMS if role in roles for program in PROGRAMS[role]]
     group = parts / "group.conf"
     text, count = re.subn(r"(?m)^programs = .*$", f"programs = {','.join(programs)}", group.read_text())
     if count != 1:

@@ -166,6 +166,7 @@ def assert_on_release(cluster: Cluster, revision: str) -> None:
     schedulers = [name for name, names in programs.items() if "miniprogram:rqscheduler" in names]
     assert schedulers == ["back-1"]
     assert sorted(programs["back-1"]) == [
+        "miniprogram:rqforkserver",
         "miniprogram:rqscheduler",
         "miniprogram:rqworker_00",
         "miniprogram:rqworker_01",

@@ -48,7 +48,8 @@ def select(checkout, *args: str) -> subprocess.CompletedProcess:
 def test_a_checkout_runs_every_role(checkout):
     programs = supervisor_programs(checkout)
     assert sorted(programs) == sorted(
-        ["miniprogram:gunicorn", "miniprogram:rqscheduler"] + [f"miniprogram:rqworker_{n:02d}" for n in range(10)]
+        ["miniprogram:gunicorn", "miniprogram:rqforkserver", "miniprogram:rqscheduler"]
+        + [f"miniprogram:rqworker_{n:02d}" for n in range(10)]
     )
 
 
@@ -60,6 +61,7 @@ def test_a_web_host_runs_only_gunicorn(checkout):
 def test_a_worker_host_runs_its_count_of_workers_and_the_scheduler(checkout):
     assert select(checkout, "--roles", "worker,scheduler", "--workers", "2").returncode == 0
     assert sorted(supervisor_programs(checkout)) == [
+        "miniprogram:rqforkserver",
         "miniprogram:rqscheduler",
         "miniprogram:rqworker_00",
         "miniprogram:rqworker_01",

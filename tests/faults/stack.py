@@ -19,7 +19,7 @@ from tests.servers import PrivateMariaDB, PrivateRedis
 from tests.support import PYTHON, free_port, wait_for_http
 
 CONF = "supervisord_test.conf"
-PROGRAMS = 12  # gunicorn, ten RQ workers, the scheduler
+PROGRAMS = 13  # gunicorn, the RQ fork server, ten RQ workers, the scheduler
 APPID, SECRET = "wxfault0000000001", "fault-secret-1"  # pragma: allowlist secret
 DATABASES = ("miniprogram", "miniprogram_admin")
 

@@ -53,7 +53,7 @@ def test_the_stack_serves_and_runs_jobs_within_one_gib(tmp_path, one_gib_cgroup)
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_all_running(checkout, CONF, env, count=12, timeout=180)
+        wait_all_running(checkout, CONF, env, count=13, timeout=180)
         assert wait_for_http(f"{url}/api/ready", timeout=60).json()["status"] == "ready"
         assert len(one_gib_cgroup.members()) >= 1 + 1 + 2 + 10 + 1  # supervisord, gunicorn + workers, RQ
 

@@ -66,6 +66,6 @@ def stack(tmp_path_factory, django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def running_stack(stack):
-    """The stack with all 12 programs RUNNING (waits out restarts of a previous test)."""
-    wait_all_running(stack.checkout, CONF, stack.env, count=12, timeout=90)
+    """The stack with all 13 programs RUNNING (waits out restarts of a previous test)."""
+    wait_all_running(stack.checkout, CONF, stack.env, count=13, timeout=90)
     return stack

@@ -44,28 +44,43 @@ def test_each_supervisor_file_runs_the_whole_stack_safely(name):
     assert conf["supervisord"]["pidfile"].startswith("%(here)s/pids/")
     assert conf["supervisord"]["logfile"].startswith("%(here)s/logs/")
     assert f'DJANGO_SETTINGS_MODULE="{settings_module}"' in conf["supervisord"]["environment"]
-    assert conf["group:miniprogram"]["programs"] == "gunicorn,rqworker,rqscheduler"
     worker = conf["program:rqworker"]
     assert int(worker["numprocs"]) == workers
     assert worker["process_name"] == "%(program_name)s_%(process_num)02d"
-    assert "rqworker high default low" in worker["command"]
     assert "--name" not in worker["command"]
     longest_job = max(queue["DEFAULT_TIMEOUT"] for queue in settings.RQ_QUEUES.values())
     assert int(worker["stopwaitsecs"]) > longest_job
     assert "run_scheduler" in conf["program:rqscheduler"]["command"]
+    if conf.has_section("program:rqforkserver"):
+        # Ten relays, each getting its worker from one Django parent (corelib/rq_forkserver.py).
+        assert conf["group:miniprogram"]["programs"] == "gunicorn,rqforkserver,rqworker,rqscheduler"
+        forkserver = conf["program:rqforkserver"]
+        socket_path = forkserver["command"].split("rqworker_forkserver ")[1].split()[0]
+        assert socket_path.startswith("socks/")  # relative to `directory`: shared by every release
+        assert forkserver["command"].endswith(f"rqworker_forkserver {socket_path} high default low")
+        assert worker["command"].endswith(f"-m corelib.rq_relay {socket_path}")
+        assert worker["command"].startswith("nohup ")
+        assert forkserver["directory"] == worker["directory"]
+        niced = (forkserver, conf["program:rqscheduler"])
+    else:
+        assert conf["group:miniprogram"]["programs"] == "gunicorn,rqworker,rqscheduler"
+        assert "rqworker high default low" in worker["command"]
+        niced = (worker, conf["program:rqscheduler"])
     # Background work yields the CPU to Gunicorn's workers booting after a reload, and a HUP
     # while it starts must not kill it (nohup; manage.py holds the HUP until its handler exists).
-    for background in (worker, conf["program:rqscheduler"]):
+    for background in niced:
         assert background["command"].startswith("nohup nice -n 10 ")
         # A worker told to stop sooner waits out startsecs, so Supervisor calls its exit expected.
         assert float(background["startsecs"]) < START_PERIOD
+    assert float(worker["startsecs"]) < START_PERIOD
     assert not conf["program:gunicorn"]["command"].startswith(("nice", "nohup"))
     root = program_root(conf)
     for section in (s for s in conf.sections() if s.startswith("program:")):
         program = conf[section]
         assert program["stopasgroup"] == program["killasgroup"] == "true", section
         assert program["autorestart"] == "true", section
-        assert program["command"].removeprefix("nohup nice -n 10 ").startswith(f"{root}/.venv/bin/"), section
+        command = program["command"].removeprefix("nohup ").removeprefix("nice -n 10 ")
+        assert command.startswith(f"{root}/.venv/bin/"), section
         for key in ("stdout_logfile", "stderr_logfile"):
             if key in program:
                 assert program[key].startswith(f"{root}/logs/"), section

@@ -3,6 +3,7 @@
 import re
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -162,11 +163,18 @@ def _enqueue_counted(redis_url: str, durations: list[float]) -> dict[str, str]:
 def _program_output(stack, exits: list[tuple[str, str]]) -> str:
     """The end of each named program's stdout/stderr log: why it exited."""
     names = sorted({name for name, _ in exits})
-    logs = [
-        stack.log(f"{name.replace('rqworker_', 'rqworker-test-').replace('rqscheduler', 'rqscheduler-test')}.log")
-        for name in names
-    ]
+    renamed = {"rqworker_": "rqworker-test-", "rqscheduler": "rqscheduler-test", "rqforkserver": "rqforkserver-test"}
+    logs = []
+    for name in names:
+        for program, log in renamed.items():
+            name = name.replace(program, log)
+        logs.append(stack.log(f"{name}.log"))
     return "\n".join(f"--- {log.name}:\n{read_from(log, 0)[-1500:]}" for log in logs)
+
+
+def _program_names(stack, prefix: str) -> set[str]:
+    output = supervisorctl(stack.checkout, CONF, "status", env=stack.env)
+    return set(re.findall(rf"^miniprogram:({prefix}\S*)\s+RUNNING", output, re.M))
 
 
 def _program_pids(stack, prefix: str) -> set[int]:
@@ -175,9 +183,14 @@ def _program_pids(stack, prefix: str) -> set[int]:
 
 
 def _registrations_match_workers(stack, connection: Redis) -> bool:
-    registered = {worker.pid for worker in Worker.all(connection=connection)}
-    running = _program_pids(stack, "rqworker_")
-    return len(running) == 10 and registered == running
+    """One registration per running rqworker_NN program, under its name, each of a live process."""
+    registered = Worker.all(connection=connection)
+    running = _program_names(stack, "rqworker_")
+    return (
+        len(running) == len(registered) == 10
+        and {worker.name.split(".")[0] for worker in registered} == running
+        and all(Path(f"/proc/{worker.pid}").exists() for worker in registered)
+    )
 
 
 def test_hups_at_any_spacing_finish_every_job_once_and_every_worker_exit_is_expected(running_stack):
@@ -197,7 +210,7 @@ def test_hups_at_any_spacing_finish_every_job_once_and_every_worker_exit_is_expe
 
     statuses = wait_jobs_finished(redis_url, list(jobs), timeout=240)
     runs = {job_id: int(connection.get(f"{key}:runs") or 0) for job_id, key in jobs.items()}
-    wait_all_running(stack.checkout, CONF, stack.env, count=12, timeout=120)
+    wait_all_running(stack.checkout, CONF, stack.env, count=13, timeout=120)
     deadline = time.monotonic() + 60
     while not _registrations_match_workers(stack, connection) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -1,4 +1,4 @@
-"""The stack as Supervisor runs it: 12 programs, bounded DB connections (reloads: test_reload.py)."""
+"""The stack as Supervisor runs it: 13 programs, bounded DB connections (reloads: test_reload.py)."""
 
 import json
 import re
@@ -20,10 +20,11 @@ from tests.support import wait_for_http, wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases="__all__", transaction=True)]
 
 
-def test_it_starts_twelve_programs_and_answers_ready(running_stack):
+def test_it_starts_thirteen_programs_and_answers_ready(running_stack):
     states = program_states(running_stack.checkout, CONF, running_stack.env)
     assert sorted(states) == sorted(
-        ["miniprogram:gunicorn", "miniprogram:rqscheduler"] + [f"miniprogram:rqworker_{n:02d}" for n in range(10)]
+        ["miniprogram:gunicorn", "miniprogram:rqforkserver", "miniprogram:rqscheduler"]
+        + [f"miniprogram:rqworker_{n:02d}" for n in range(10)]
     )
     assert set(states.values()) == {"RUNNING"}
     assert wait_for_http(f"{running_stack.url}/api/ready").json()["status"] == "ready"
