@@ -44,6 +44,7 @@ class Result:
     threads_connected_peak: int = 0
     threads_connected_before: int = 0
     rss_peak_mb: float = 0.0
+    rss_worker_peak_mb: float = 0.0  # the largest single process of the tree (one worker)
     error: str = ""
     raw: dict = field(default_factory=dict)
 
@@ -60,6 +61,7 @@ class Sampler:
         self.threads_peak = 0
         self.threads_before = 0
         self.rss_peak = 0
+        self.rss_worker_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._conn = None
@@ -84,6 +86,7 @@ class Sampler:
         while not self._stop.is_set():
             self.threads_peak = max(self.threads_peak, self._threads_connected())
             self.rss_peak = max(self.rss_peak, self.server.rss_bytes())
+            self.rss_worker_peak = max(self.rss_worker_peak, self.server.rss_largest_process_bytes())
             self._stop.wait(0.2)
 
     def __exit__(self, *exc) -> None:
@@ -169,6 +172,7 @@ def measure(result: Result, server, url: str, seconds: float, warmup: float, scr
     result.threads_connected_peak = sampler.threads_peak
     result.threads_connected_before = sampler.threads_before
     result.rss_peak_mb = sampler.rss_peak / 2**20
+    result.rss_worker_peak_mb = sampler.rss_worker_peak / 2**20
     return result
 
 

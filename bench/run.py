@@ -22,7 +22,7 @@ import orjson
 import requests
 
 from apps.probes.document import json_document
-from bench import fixture, load, memory, reload, report, servers
+from bench import fixture, load, memory, reload, report, servers, slow_upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("sync", "gthread", "uwsgi", "granian")
@@ -46,9 +46,11 @@ class Mode:
     memory_load: float | None = None  # seconds of mixed load on the whole stack in the memory case (None: no case)
     reload_hups: int = 0  # HUPs per arbiter in the reload case (0: no case)
     reload_settle: float = 3.0  # seconds of load outside HUP windows before the first HUP and after each rollout
+    slow_servers: tuple[str, ...] = ()  # server kinds that run the slow-upstream cases (bench/slow_upstream.py)
+    thread_sweep: tuple[int, ...] = ()  # thread counts given gthread and granian on login_slow at the top concurrency
 
 
-ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login")
+ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login", *slow_upstream.CASES)
 MODES = {
     "full": Mode(
         (10, 100, 1000),
@@ -65,8 +67,12 @@ MODES = {
         600,
         3,
         5.0,
+        ("gevent", *PEERS),
+        slow_upstream.THREAD_SWEEP,
     ),
-    "quick": Mode((100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick", 30, 3),
+    "quick": Mode(
+        (100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick", 30, 3, 3.0, ("gevent", "sync")
+    ),
     "tiny": Mode((10,), 1, 0, ("json",), (), (), True, (), (), 1, "tiny"),
 }
 
@@ -79,6 +85,7 @@ class Case:
     script: list[str] = field(default_factory=lambda: ["fixed"])
     headers: list[str] = field(default_factory=list)
     body: str | None = None
+    upstream_delay_ms: float = 0  # the WeChat stand-in's delay while this case runs
 
 
 def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
@@ -89,6 +96,8 @@ def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
     board = f"/api/v1/boards/{seed['board_id']}/messages"
     auth = [f"Authorization: Bearer {seed['token']}"]
     login_body = json.dumps({"appid": seed["appid"], "code": f"bench-{run_id}-preflight"})
+    post = f"/api/v1/boards/{seed['post_board_id']}/messages"
+    post_body = json.dumps({"content": "bench: 今天的留言 👋"})  # ASCII escapes: wrk and requests send it as is
     return {
         "json": Case("json", "/api/probe/json"),
         "db_redis": db_redis,
@@ -102,6 +111,24 @@ def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
             body=login_body,
         ),
         "static": Case("json", "/probe.json"),
+        # The slow-upstream cases (bench/slow_upstream.py): WeChat answers after a delay.
+        "login_slow": Case(
+            "login_slow",
+            "/api/v1/auth/login",
+            "POST",
+            ["login", "/api/v1/auth/login", seed["appid"], f"bench-{run_id}-slow"],
+            body=json.dumps({"appid": seed["appid"], "code": f"bench-{run_id}-slow-preflight"}),
+            upstream_delay_ms=slow_upstream.DELAY_MS,
+        ),
+        "post_moderated": Case(
+            "post_moderated",
+            post,
+            "POST",
+            ["post", post, post_body],
+            headers=auth,
+            body=post_body,
+            upstream_delay_ms=slow_upstream.DELAY_MS,
+        ),
     }
 
 
@@ -116,7 +143,7 @@ def preflight(server: servers.Server, case: Case) -> str:
             answer = requests.get(server.url(case.path), headers=headers, timeout=10)
     except requests.RequestException as error:
         return f"preflight failed: {error}"
-    if answer.status_code != 200:
+    if answer.status_code not in (200, 201):  # a post answers 201 Created
         return f"preflight answered {answer.status_code}: {answer.text[:160]}"
     return ""
 
@@ -147,6 +174,9 @@ class Bench:
         self.notes: list[str] = []
         self.memory: dict | None = None
         self.reload_rows: list[dict] = []
+        self.standin_base = ""
+        self.standin_ceiling: list[dict] = []
+        self.thread_sweep: list[dict] = []
         self.started = time.monotonic()
         self.step = 0
         self.total = 0
@@ -171,9 +201,12 @@ class Bench:
             # Rate limits lifted: the login case sends thousands of logins a minute from one IP for one appid,
             # and would otherwise measure the limiter's 429s. The limiter still runs on every call.
             env = self.data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
-            if "login" in self.mode.cases:
+            env.update(slow_upstream.LIFTED_WRITE_LIMITS)
+            if {"login", *slow_upstream.CASES} & set(self.mode.cases):
                 standin, base = self._start_standin(seed)
                 env["WECHAT_API_BASE"] = base
+                self.standin_base = base
+                self.standin_ceiling = slow_upstream.measure_standin(self, base, seed)
             self.env = env
             self._measure_all()
             if self.mode.reload_hups:
@@ -231,7 +264,7 @@ class Bench:
     def _plan(self) -> list[tuple[str, str, list[str]]]:
         """(server kind, health path, cases) in the order they run."""
         m = self.mode
-        main = [c for c in m.cases if c != "board_uncached"]
+        main = [c for c in m.cases if c != "board_uncached" and c not in slow_upstream.CASES]
         plan = [("gevent", "/api/health", main)] if main else []
         if "board_uncached" in m.cases:
             plan.append(("gevent_uncached", "/api/health", ["board_uncached"]))
@@ -247,6 +280,7 @@ class Bench:
     def _measure_all(self) -> None:
         plan = self._plan()
         self.total = sum(len(cases) for _, _, cases in plan) * len(self.mode.conns)
+        self.total += slow_upstream.steps(self)
         for kind, health, cases in plan:
             self.say(f"starting {kind}")
             server = self._start(kind, health)
@@ -259,6 +293,7 @@ class Bench:
             finally:
                 server.stop()
             time.sleep(1)
+        slow_upstream.measure_all(self)
 
     def _start(self, kind: str, health: str) -> servers.Server:
         env = dict(self.env)
@@ -272,9 +307,13 @@ class Bench:
         server.name = kind
         return server
 
-    def _measure_case(self, server: servers.Server, kind: str, case: Case) -> None:
+    def _measure_case(
+        self, server: servers.Server, kind: str, case: Case, conns_list: tuple[int, ...] | None = None
+    ) -> None:
+        if self.standin_base:
+            slow_upstream.set_delay(self.standin_base, case.upstream_delay_ms)
         why_not = preflight(server, case)
-        for conns in self.mode.conns:
+        for conns in conns_list or self.mode.conns:
             self.step += 1
             result = load.Result(label=f"{case.name}@{kind}", case=case.name, server=kind, conns=conns)
             if why_not:
@@ -336,7 +375,7 @@ class Bench:
         )
         for _ in range(100):
             try:
-                requests.get(f"http://127.0.0.1:{port}/__standin__/calls", timeout=1)
+                requests.get(f"http://127.0.0.1:{port}/__standin__/stats", timeout=1)
                 break
             except requests.RequestException:
                 time.sleep(0.1)
@@ -360,6 +399,8 @@ class Bench:
             "workers": servers.WORKERS,
             "memory": self.memory,
             "reload": self.reload_rows,
+            "standin_ceiling": self.standin_ceiling,
+            "thread_sweep": self.thread_sweep,
         }
         results = [r.as_dict() for r in self.results]
         (self.out_dir / f"{stem}.json").write_text(
