@@ -271,8 +271,11 @@ class Bench:
         if m.baselines:
             plan += [("bare", "/", ["json"]), ("nginx", "/probe.json", ["static"])]
         for peer in m.peers:
+            peer_cases = [c for c in m.peer_cases if c in m.cases]
+            if not peer_cases:  # e.g. only the slow-upstream cases asked for: they start their own instances
+                continue
             if servers.available(peer):
-                plan.append((peer, "/api/health", [c for c in m.peer_cases if c in m.cases]))
+                plan.append((peer, "/api/health", peer_cases))
             else:
                 self.notes.append(f"peer {peer} not installed (make bench installs bench/requirements.txt): skipped")
         return plan
