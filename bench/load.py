@@ -45,6 +45,7 @@ class Result:
     threads_connected_before: int = 0
     rss_peak_mb: float = 0.0
     rss_worker_peak_mb: float = 0.0  # the largest single process of the tree (one worker)
+    upstream_in_flight_peak: int = 0  # the most calls the WeChat stand-in held at once (slow-upstream cases)
     error: str = ""
     raw: dict = field(default_factory=dict)
 

@@ -480,9 +480,12 @@ def slow_upstream_section(meta: dict, results: list[dict]) -> list[str]:
             )
         lines.append("")
     lines += [
-        "| case | conns | server | req/s | p50 ms | p99 ms | non-2xx | socket errors | peak DB conns | "
-        "peak RSS MB (all) | peak RSS MB (one worker) | service ÷ this |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "*WeChat calls in flight*: the most calls the stand-in held at once during the point (warm-up included), "
+        "i.e. how many waits the server overlaps; the rate is that over 0.1 s at best.",
+        "",
+        "| case | conns | server | req/s | p50 ms | p99 ms | non-2xx | socket errors | WeChat calls in flight | "
+        "peak DB conns | peak RSS MB (all) | peak RSS MB (one worker) | service ÷ this |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     conns = sorted({r["conns"] for r in rows})
     for case in SLOW_CASE_TITLES:
@@ -493,7 +496,8 @@ def slow_upstream_section(meta: dict, results: list[dict]) -> list[str]:
                 if r is None:
                     continue
                 lines.append(
-                    f"| {case} | {c} | {SERVER_TITLES[server]} | {_row(r)} | {r['threads_connected_peak']} "
+                    f"| {case} | {c} | {SERVER_TITLES[server]} | {_row(r)} | {r.get('upstream_in_flight_peak', 0)} | "
+                    f"{r['threads_connected_peak']} "
                     f"({r['threads_connected_before']}) | {r['rss_peak_mb']:.0f} | "
                     f"{r.get('rss_worker_peak_mb', 0):.0f} | {'' if server == 'gevent' else _ratio(ours, r)} |"
                 )
@@ -529,18 +533,19 @@ def _sweep_lines(sweep: list[dict]) -> list[str]:
         "req/s on the service): gthread and granian restarted with more threads per worker, until one reaches "
         "95% of the service's rate.",
         "",
-        "| server | threads per worker | req/s | ÷ service | p99 ms | non-2xx | socket errors | peak DB conns | "
-        "peak RSS MB (all) | peak RSS MB (one worker) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server | threads per worker | req/s | ÷ service | p99 ms | non-2xx | socket errors | "
+        "WeChat calls in flight | peak DB conns | peak RSS MB (all) | peak RSS MB (one worker) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in sweep:
         if s["error"]:
-            lines.append(f"| {s['server']} | {s['threads']} | not run: {s['error'][:100]} | | | | | | | |")
+            lines.append(f"| {s['server']} | {s['threads']} | not run: {s['error'][:100]} | | | | | | | | |")
             continue
         share = f"{s['rps'] / s['service_rps']:.0%}" if s.get("service_rps") else "–"
         lines.append(
             f"| {s['server']} | {s['threads']} | {s['rps']:,.0f} | {share} | {s['p99_ms']:.0f} | {s['non2xx']} | "
-            f"{s['socket_errors']} | {s['threads_connected_peak']} | {s['rss_peak_mb']:.0f} | "
+            f"{s['socket_errors']} | {s.get('upstream_in_flight_peak', 0)} | {s['threads_connected_peak']} | "
+            f"{s['rss_peak_mb']:.0f} | "
             f"{s['rss_worker_peak_mb']:.0f} |"
         )
     lines.append("")

@@ -120,12 +120,23 @@ def measure_all(bench: Bench) -> None:
                 # A run at c=1000 leaves requests queued in the server after wrk has gone (at 100 ms a call, a
                 # thread-bound peer needs seconds): the next case's preflight would wait behind them.
                 load.wait_until_closed(server.port, timeout=60)
-                bench._measure_case(server, kind, _fresh(bench, bench.cases[case], kind), _conns(bench))
+                for conns in _conns(bench):
+                    _upstream_peak(bench.standin_base)  # reads and resets the stand-in's peak
+                    bench._measure_case(server, kind, _fresh(bench, bench.cases[case], kind), (conns,))
+                    bench.results[-1].upstream_in_flight_peak = _upstream_peak(bench.standin_base)
         finally:
             server.stop()
         time.sleep(1)
     if "login_slow" in cases and bench.mode.thread_sweep:
         sweep_threads(bench)
+
+
+def _upstream_peak(base: str) -> int:
+    """The most WeChat calls the stand-in held at once since the last read: how many waits a server overlaps."""
+    try:
+        return int(requests.get(f"{base}/__standin__/stats", timeout=5).json()["peak_in_flight"])
+    except (requests.RequestException, ValueError, KeyError):
+        return 0
 
 
 def _fresh(bench: Bench, case, kind: str):
@@ -162,6 +173,7 @@ def sweep_threads(bench: Bench) -> None:
             server = None
             try:
                 set_delay(bench.standin_base, case.upstream_delay_ms)
+                _upstream_peak(bench.standin_base)
                 server = servers.start(kind, bench.env, bench.run_dir, "/api/health", threads=threads)
                 load.measure(
                     result,
@@ -173,6 +185,7 @@ def sweep_threads(bench: Bench) -> None:
                     case.headers,
                     fixture.MYSQL,
                 )
+                result.upstream_in_flight_peak = _upstream_peak(bench.standin_base)
             except (RuntimeError, TimeoutError) as error:
                 result.error = str(error)[:300]
             finally:
