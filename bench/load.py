@@ -153,11 +153,22 @@ def wait_until_closed(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def measure(result: Result, server, url: str, seconds: float, warmup: float, script_args, headers, db_params) -> Result:
-    wait_until_closed(server.port)
+def measure(
+    result: Result,
+    server,
+    url: str,
+    seconds: float,
+    warmup: float,
+    script_args,
+    headers,
+    db_params,
+    settle_timeout: float = 10.0,
+) -> Result:
+    """settle_timeout: how long to let the server drain the last run's connections (see wait_until_closed)."""
+    wait_until_closed(server.port, settle_timeout)
     if warmup > 0:
         run_wrk(url, result.conns, warmup, script_args, headers)
-        wait_until_closed(server.port)
+        wait_until_closed(server.port, settle_timeout)
     with Sampler(server, db_params) as sampler:
         data = run_wrk(url, result.conns, seconds, script_args, headers)
     secs = data["duration_us"] / 1e6

@@ -86,6 +86,7 @@ class Case:
     headers: list[str] = field(default_factory=list)
     body: str | None = None
     upstream_delay_ms: float = 0  # the WeChat stand-in's delay while this case runs
+    settle_timeout: float = 10.0  # seconds the server may take to drain a run's connections before the next
 
 
 def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
@@ -119,6 +120,7 @@ def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
             ["login", "/api/v1/auth/login", seed["appid"], f"bench-{run_id}-slow"],
             body=json.dumps({"appid": seed["appid"], "code": f"bench-{run_id}-slow-preflight"}),
             upstream_delay_ms=slow_upstream.DELAY_MS,
+            settle_timeout=slow_upstream.SETTLE_TIMEOUT,
         ),
         "post_moderated": Case(
             "post_moderated",
@@ -128,6 +130,7 @@ def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
             headers=auth,
             body=post_body,
             upstream_delay_ms=slow_upstream.DELAY_MS,
+            settle_timeout=slow_upstream.SETTLE_TIMEOUT,
         ),
     }
 
@@ -332,6 +335,7 @@ class Bench:
                         case.script,
                         case.headers,
                         fixture.MYSQL,
+                        case.settle_timeout,
                     )
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     result.error = str(error)[:300]
