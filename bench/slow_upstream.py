@@ -126,7 +126,7 @@ def measure_all(bench: Bench) -> None:
                 _wait_until_answering(server)
                 for conns in _conns(bench):
                     _upstream_peak(bench.standin_base)  # reads and resets the stand-in's peak
-                    bench._measure_case(server, kind, _fresh(bench, bench.cases[case], kind), (conns,))
+                    bench._measure_case(server, kind, _fresh(bench, bench.cases[case], f"{kind}-{conns}"), (conns,))
                     bench.results[-1].upstream_in_flight_peak = _upstream_peak(bench.standin_base)
         finally:
             server.stop()
@@ -156,11 +156,11 @@ def _upstream_peak(base: str) -> int:
         return 0
 
 
-def _fresh(bench: Bench, case, kind: str):
-    """The case with a login code of its own for this server's preflight: a code is valid once."""
+def _fresh(bench: Bench, case, point: str):
+    """The case with a login code of its own for this point's preflight: a code is valid once."""
     if case.name != "login_slow":
         return case
-    body = json.dumps({"appid": bench.seed["appid"], "code": f"bench-{bench.run_id}-slow-{kind}-preflight"})
+    body = json.dumps({"appid": bench.seed["appid"], "code": f"bench-{bench.run_id}-slow-{point}-preflight"})
     return dataclasses.replace(case, body=body)
 
 
