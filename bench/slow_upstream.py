@@ -32,6 +32,10 @@ SWEPT = ("gthread", "granian")
 # A thread-bound server still works through the requests of a run's closed connections (each one waits on
 # WeChat too): 1000 at 5 sync workers' 50 req/s is 20 s. The next run starts behind them unless it waits.
 SETTLE_TIMEOUT = 60.0
+# wrk counts the requests completed inside its run. A server that works on all 1000 connections at once finishes
+# them in waves 1000 ÷ rate apart (4 s at 250 logins/s), so an 8 s run counts one or two waves: the full run gives
+# each slow point FULL_SECONDS to average over several.
+FULL_SECONDS = 20.0
 CATCH_UP = 0.95  # a peer has caught up with the service at this share of its rate (runs are noisy)
 MODERATED_APP = "bench.wsgi_moderated:application"
 # Every post comes from the one bench user on one address.
@@ -157,7 +161,8 @@ def _upstream_peak(base: str) -> int:
 
 
 def _fresh(bench: Bench, case, point: str):
-    """The case with a login code of its own for this point's preflight: a code is valid once."""
+    """The case for one point: the mode's slow_seconds, and for login a preflight code of its own (valid once)."""
+    case = dataclasses.replace(case, min_seconds=bench.mode.slow_seconds)
     if case.name != "login_slow":
         return case
     body = json.dumps({"appid": bench.seed["appid"], "code": f"bench-{bench.run_id}-slow-{point}-preflight"})
@@ -196,7 +201,7 @@ def sweep_threads(bench: Bench) -> None:
                     result,
                     server,
                     server.url(case.path),
-                    bench.mode.seconds,
+                    max(bench.mode.seconds, bench.mode.slow_seconds),
                     bench.mode.warmup,
                     case.script,
                     case.headers,
