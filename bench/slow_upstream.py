@@ -124,11 +124,11 @@ def measure_all(bench: Bench) -> None:
         bench.servers_info[f"{kind} (slow upstream)"] = server.info + ", posts moderated in the request"
         try:
             for case in cases:
-                # A run at c=1000 leaves requests queued in the server after wrk has gone (at 100 ms a call, a
-                # thread-bound peer needs seconds): the next case's preflight would wait behind them.
-                load.wait_until_closed(server.port, SETTLE_TIMEOUT)
-                _wait_until_answering(server)
                 for conns in _conns(bench):
+                    # A run leaves requests queued in the server after wrk has gone (at 100 ms a call, a
+                    # thread-bound peer needs seconds for 1000): the next preflight would wait behind them.
+                    load.wait_until_closed(server.port, SETTLE_TIMEOUT)
+                    _wait_until_answering(server)
                     _upstream_peak(bench.standin_base)  # reads and resets the stand-in's peak
                     bench._measure_case(server, kind, _fresh(bench, bench.cases[case], f"{kind}-{conns}"), (conns,))
                     bench.results[-1].upstream_in_flight_peak = _upstream_peak(bench.standin_base)
