@@ -46,6 +46,8 @@ class Result:
     threads_connected_peak: int = 0
     threads_connected_before: int = 0
     rss_peak_mb: float = 0.0
+    rss_worker_peak_mb: float = 0.0  # the largest single process of the tree (one worker)
+    upstream_in_flight_peak: int = 0  # the most calls the WeChat stand-in held at once (slow-upstream cases)
     error: str = ""
     raw: dict = field(default_factory=dict)
 
@@ -62,6 +64,7 @@ class Sampler:
         self.threads_peak = 0
         self.threads_before = 0
         self.rss_peak = 0
+        self.rss_worker_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._conn = None
@@ -86,6 +89,7 @@ class Sampler:
         while not self._stop.is_set():
             self.threads_peak = max(self.threads_peak, self._threads_connected())
             self.rss_peak = max(self.rss_peak, self.server.rss_bytes())
+            self.rss_worker_peak = max(self.rss_worker_peak, self.server.rss_largest_process_bytes())
             self._stop.wait(0.2)
 
     def __exit__(self, *exc) -> None:
@@ -151,11 +155,22 @@ def wait_until_closed(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def measure(result: Result, server, url: str, seconds: float, warmup: float, script_args, headers, db_params) -> Result:
-    wait_until_closed(server.port)
+def measure(
+    result: Result,
+    server,
+    url: str,
+    seconds: float,
+    warmup: float,
+    script_args,
+    headers,
+    db_params,
+    settle_timeout: float = 10.0,
+) -> Result:
+    """settle_timeout: how long to let the server drain the last run's connections (see wait_until_closed)."""
+    wait_until_closed(server.port, settle_timeout)
     if warmup > 0:
         run_wrk(url, result.conns, warmup, script_args, headers)
-        wait_until_closed(server.port)
+        wait_until_closed(server.port, settle_timeout)
     with Sampler(server, db_params) as sampler:
         data = run_wrk(url, result.conns, seconds, script_args, headers)
     secs = data["duration_us"] / 1e6
@@ -171,6 +186,7 @@ def measure(result: Result, server, url: str, seconds: float, warmup: float, scr
     result.threads_connected_peak = sampler.threads_peak
     result.threads_connected_before = sampler.threads_before
     result.rss_peak_mb = sampler.rss_peak / 2**20
+    result.rss_worker_peak_mb = sampler.rss_worker_peak / 2**20
     return result
 
 

@@ -84,7 +84,9 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
         "| target | measured | met |",
         "|---|---|---|",
     ]
-    for name, text, met in targets(results, meta.get("openloop", []), meta.get("db_connection_bound", 0)):
+    for name, text, met in targets(
+        results, meta.get("openloop", []), meta.get("db_connection_bound", 0)
+    ) + slow_targets(results):
         lines.append(f"| {name} | {text} | {'yes' if met else 'no' if met is False else '–'} |")
     lines += ["", READING_LATENCIES]
     if chart:
@@ -176,6 +178,9 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
             "`db_redis` one a row and a counter. With `-l` the same responses are all counted as complete. "
             "Real failures would show as `connect`, `receive`, `exceptions` or `non-2xx`.",
         ]
+    slow = slow_upstream_section(meta, results)
+    if slow:
+        lines += ["", *slow]
     if meta.get("reload"):
         lines += ["", *reload_section(meta["reload"])]
     if meta.get("memory"):
@@ -194,7 +199,7 @@ def markdown(meta: dict, results: list[dict], ab_rows: list[dict], chart: Path |
         "",
         "## Cases",
         "",
-        *(f"- **{name}**: {title}" for name, title in CASE_TITLES.items()),
+        *(f"- **{name}**: {title}" for name, title in {**CASE_TITLES, **SLOW_CASE_TITLES}.items()),
         "- The bare-WSGI ceiling returns the same JSON document as `json` (apps/probes/document.py) with no Django; "
         "nginx serves one copy of it as a static file.",
         "- `db_redis` reads a random mini-program row by primary key and its Redis key; `board` reads the first "
@@ -420,4 +425,165 @@ def openloop_section(rows: list[dict]) -> list[str]:
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.0f} | {r['non2xx']} | "
             f"{r['failed']} | {r['late_share']:.1%} | {r.get('peak_sends', 0):.1f}× |"
         )
+
+
+SLOW_CASE_TITLES = {
+    "login_slow": "login with WeChat 100 ms away (the stand-in's delay)",
+    "post_moderated": "a post checked with WeChat's msg_sec_check before it is stored, WeChat 100 ms away",
+}
+
+
+def _slow_rate(idx: dict, server: str, case: str, conns: int) -> float | None:
+    r = idx.get((server, case, conns))
+    return r["rps"] if r else None
+
+
+def slow_targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
+    """The slow-upstream targets: the service's login must not care how far WeChat is."""
+    idx = _index(results)
+    top = max((r["conns"] for r in results if r["case"] == "login_slow"), default=1000)
+    slow, fast = _slow_rate(idx, "gevent", "login_slow", top), _slow_rate(idx, "gevent", "login", top)
+    out: list[tuple[str, str, bool | None]] = []
+    if slow == 0:  # no login completed inside the run: the machine gave it too little CPU to measure anything
+        slow = None
+    if slow is not None and fast:
+        text = f"{slow:,.0f} / {fast:,.0f} req/s = {slow / fast:.0%}"
+        out.append((f"login_slow ≥ 80% of login at c={top} (service)", text, slow / fast >= 0.8))
+    else:
+        out.append((f"login_slow ≥ 80% of login at c={top} (service)", "not measured", None))
+    sync = _slow_rate(idx, "sync", "login_slow", top)
+    if slow is not None and sync == 0:  # every request outlived wrk's timeout
+        out.append((f"login_slow ≥ 10× gunicorn sync at c={top}", "sync completed none", slow > 0))
+    elif slow is not None and sync:
+        out.append((f"login_slow ≥ 10× gunicorn sync at c={top}", f"{slow / sync:.1f}×", slow / sync >= 10))
+    else:
+        out.append((f"login_slow ≥ 10× gunicorn sync at c={top}", "not measured", None))
+    for peer in ("gthread", "granian"):
+        theirs = _slow_rate(idx, peer, "login_slow", top)
+        name = f"login_slow ahead of {peer} at c={top} (its default threads)"
+        if slow is not None and theirs:
+            out.append((name, f"{slow:,.0f} vs {theirs:,.0f} req/s ({slow / theirs:.1f}×)", slow > theirs))
+        else:
+            out.append((name, "not measured", None))
+    return out
+
+
+def slow_upstream_section(meta: dict, results: list[dict]) -> list[str]:
+    """The slow-upstream cases on every server, the stand-in's own ceiling and the thread sweep."""
+    rows = [r for r in results if r["case"] in SLOW_CASE_TITLES and not r["error"]]
+    ceiling = meta.get("standin_ceiling") or []
+    if not rows and not ceiling:
+        return []
+    idx = _index(results)
+    lines = [
+        "## Slow upstream: WeChat 100 ms away",
+        "",
+        "The case gevent is for: a request that waits on WeChat. The WeChat stand-in (bench/wechat_bench.py, one "
+        "gevent event loop) answers every API call after a delay; `login_slow` is the `login` case with 100 ms, "
+        "`post_moderated` a post checked with msg_sec_check in the request before it is stored "
+        "(bench/wsgi_moderated.py; the service itself checks in a job), also 100 ms. Every server runs the same "
+        "variant app. A worker that blocks a thread per request serves at most threads ÷ 0.1 s: 5 sync workers "
+        "50 req/s, 5 × 8 gthread or granian threads 400. wrk counts the requests completed inside the run: "
+        "a server that works on all 1000 connections at once completes none when one request takes longer than "
+        "the run (1000 ÷ its rate), so a 0 at c=1000 means too little CPU for the point, not a stopped server, "
+        "and a rate near that limit is undercounted.",
+        "",
+    ]
+    if ceiling:
+        lines += [
+            "The stand-in's own ceiling (wrk straight at `/sns/jscode2session`, a fresh code per call): the slow "
+            "cases cannot go faster than this.",
+            "",
+            "| stand-in delay ms | conns | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in ceiling:
+            if c.get("error"):
+                lines.append(f"| {c['delay_ms']:.0f} | {c['conns']} | not run: {c['error'][:100]} | | | | |")
+                continue
+            lines.append(
+                f"| {c['delay_ms']:.0f} | {c['conns']} | {c['rps']:,.0f} | {c['p50_ms']:.1f} | {c['p99_ms']:.1f} | "
+                f"{c['non2xx']} | {c['socket_errors']} |"
+            )
+        lines.append("")
+    lines += [
+        "*WeChat calls in flight*: the most calls the stand-in held at once during the point (warm-up included), "
+        "i.e. how many waits the server overlaps; the rate is that over 0.1 s at best.",
+        "",
+        "| case | conns | server | req/s | p50 ms | p99 ms | non-2xx | socket errors | WeChat calls in flight | "
+        "peak DB conns | peak RSS MB (all) | peak RSS MB (one worker) | service ÷ this |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    conns = sorted({r["conns"] for r in rows})
+    for case in SLOW_CASE_TITLES:
+        for c in conns:
+            ours = idx.get(("gevent", case, c))
+            for server in ("gevent", *PEERS):
+                r = idx.get((server, case, c))
+                if r is None:
+                    continue
+                lines.append(
+                    f"| {case} | {c} | {SERVER_TITLES[server]} | {_row(r)} | {r.get('upstream_in_flight_peak', 0)} | "
+                    f"{r['threads_connected_peak']} "
+                    f"({r['threads_connected_before']}) | {r['rss_peak_mb']:.0f} | "
+                    f"{r.get('rss_worker_peak_mb', 0):.0f} | {'' if server == 'gevent' else _ratio(ours, r)} |"
+                )
+    lines += ["", *_slow_ratios(idx, conns)]
+    sweep = meta.get("thread_sweep") or []
+    if sweep:
+        lines += ["", *_sweep_lines(sweep)]
+    return lines
+
+
+def _slow_ratios(idx: dict, conns: list[int]) -> list[str]:
+    out = []
+    for c in conns:
+        slow, fast = idx.get(("gevent", "login_slow", c)), idx.get(("gevent", "login", c))
+        parts = [f"login_slow ÷ login (no delay) on the service {_ratio(slow, fast)}"]
+        for peer in PEERS:
+            theirs = idx.get((peer, "login_slow", c))
+            if slow and theirs and theirs["rps"]:
+                parts.append(f"service ÷ {peer} {slow['rps'] / theirs['rps']:.1f}×")
+        moderated = idx.get(("gevent", "post_moderated", c))
+        for peer in PEERS:
+            theirs = idx.get((peer, "post_moderated", c))
+            if moderated and theirs and theirs["rps"]:
+                parts.append(f"post_moderated service ÷ {peer} {moderated['rps'] / theirs['rps']:.1f}×")
+        out.append(f"- c={c}: " + "; ".join(parts) + ".")
+    return out
+
+
+def _sweep_lines(sweep: list[dict]) -> list[str]:
+    conns = sweep[0]["conns"]
+    lines = [
+        f"**Threads per worker to catch up** (`login_slow` at c={conns}, {sweep[0].get('service_rps', 0):,.0f} "
+        "req/s on the service): gthread and granian restarted with more threads per worker, until one reaches "
+        "95% of the service's rate.",
+        "",
+        "| server | threads per worker | req/s | ÷ service | p99 ms | non-2xx | socket errors | "
+        "WeChat calls in flight | peak DB conns | peak RSS MB (all) | peak RSS MB (one worker) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sweep:
+        if s["error"]:
+            lines.append(f"| {s['server']} | {s['threads']} | not run: {s['error'][:100]} | | | | | | | | |")
+            continue
+        share = f"{s['rps'] / s['service_rps']:.0%}" if s.get("service_rps") else "–"
+        lines.append(
+            f"| {s['server']} | {s['threads']} | {s['rps']:,.0f} | {share} | {s['p99_ms']:.0f} | {s['non2xx']} | "
+            f"{s['socket_errors']} | {s.get('upstream_in_flight_peak', 0)} | {s['threads_connected_peak']} | "
+            f"{s['rss_peak_mb']:.0f} | "
+            f"{s['rss_worker_peak_mb']:.0f} |"
+        )
+    lines.append("")
+    for server in dict.fromkeys(s["server"] for s in sweep):
+        caught = next((s for s in sweep if s["server"] == server and s["caught_up"]), None)
+        tried = [s["threads"] for s in sweep if s["server"] == server]
+        if caught:
+            lines.append(
+                f"- {server} catches up at {caught['threads']} threads per worker, with "
+                f"{caught['rss_worker_peak_mb']:.0f} MB per worker ({caught['rss_peak_mb']:.0f} MB in all)."
+            )
+        else:
+            lines.append(f"- {server} did not catch up with up to {max(tried)} threads per worker.")
     return lines

@@ -24,7 +24,7 @@ import orjson
 import requests
 
 from apps.probes.document import json_document
-from bench import fixture, load, memory, openloop, reload, report, servers
+from bench import fixture, load, memory, openloop, reload, report, servers, slow_upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("sync", "gthread", "uwsgi", "granian")
@@ -49,9 +49,12 @@ class Mode:
     reload_hups: int = 0  # HUPs per arbiter in the reload case (0: no case)
     reload_settle: float = 3.0  # seconds of load outside HUP windows before the first HUP and after each rollout
     openloop_cases: tuple[str, ...] = ()  # cases sent at a fixed rate (bench/openloop.py) after their wrk runs
+    slow_servers: tuple[str, ...] = ()  # server kinds that run the slow-upstream cases (bench/slow_upstream.py)
+    thread_sweep: tuple[int, ...] = ()  # thread counts given gthread and granian on login_slow at the top concurrency
+    slow_seconds: float = 0  # seconds per slow-upstream point, when longer than `seconds` (see bench/slow_upstream.py)
 
 
-ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login")
+ALL_CASES = ("json", "db_redis", "board_cached", "board_uncached", "login", *slow_upstream.CASES)
 OPENLOOP_CASES = ("json", "db_redis", "board_cached")
 OPENLOOP_LEVELS = (0.5, 0.8)  # shares of a case's best closed-loop rate on the service
 MODES = {
@@ -71,9 +74,27 @@ MODES = {
         3,
         5.0,
         OPENLOOP_CASES,
+        ("gevent", *PEERS),
+        slow_upstream.THREAD_SWEEP,
+        slow_upstream.FULL_SECONDS,
     ),
     "quick": Mode(
-        (100, 1000), 3, 1, ALL_CASES, (), (), True, ("json",), (100,), 2, "quick", 30, 3, openloop_cases=OPENLOOP_CASES
+        (100, 1000),
+        3,
+        1,
+        ALL_CASES,
+        (),
+        (),
+        True,
+        ("json",),
+        (100,),
+        2,
+        "quick",
+        30,
+        3,
+        3.0,
+        OPENLOOP_CASES,
+        ("gevent", "sync"),
     ),
     "tiny": Mode((10,), 1, 0, ("json",), (), (), True, (), (), 1, "tiny"),
 }
@@ -87,6 +108,9 @@ class Case:
     script: list[str] = field(default_factory=lambda: ["fixed"])
     headers: list[str] = field(default_factory=list)
     body: str | None = None
+    upstream_delay_ms: float = 0  # the WeChat stand-in's delay while this case runs
+    settle_timeout: float = 10.0  # seconds the server may take to drain a run's connections before the next
+    min_seconds: float = 0  # the case's points last at least this long, whatever the mode's `seconds`
 
 
 def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
@@ -97,6 +121,8 @@ def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
     board = f"/api/v1/boards/{seed['board_id']}/messages"
     auth = [f"Authorization: Bearer {seed['token']}"]
     login_body = json.dumps({"appid": seed["appid"], "code": f"bench-{run_id}-preflight"})
+    post = f"/api/v1/boards/{seed['post_board_id']}/messages"
+    post_body = json.dumps({"content": "bench: 今天的留言 👋"})  # ASCII escapes: wrk and requests send it as is
     return {
         "json": Case("json", "/api/probe/json"),
         "db_redis": db_redis,
@@ -110,6 +136,26 @@ def define_cases(seed: dict, run_id: str) -> dict[str, Case]:
             body=login_body,
         ),
         "static": Case("json", "/probe.json"),
+        # The slow-upstream cases (bench/slow_upstream.py): WeChat answers after a delay.
+        "login_slow": Case(
+            "login_slow",
+            "/api/v1/auth/login",
+            "POST",
+            ["login", "/api/v1/auth/login", seed["appid"], f"bench-{run_id}-slow"],
+            body=json.dumps({"appid": seed["appid"], "code": f"bench-{run_id}-slow-preflight"}),
+            upstream_delay_ms=slow_upstream.DELAY_MS,
+            settle_timeout=slow_upstream.SETTLE_TIMEOUT,
+        ),
+        "post_moderated": Case(
+            "post_moderated",
+            post,
+            "POST",
+            ["post", post, post_body],
+            headers=auth,
+            body=post_body,
+            upstream_delay_ms=slow_upstream.DELAY_MS,
+            settle_timeout=slow_upstream.SETTLE_TIMEOUT,
+        ),
     }
 
 
@@ -124,7 +170,7 @@ def preflight(server: servers.Server, case: Case) -> str:
             answer = requests.get(server.url(case.path), headers=headers, timeout=10)
     except requests.RequestException as error:
         return f"preflight failed: {error}"
-    if answer.status_code != 200:
+    if answer.status_code not in (200, 201):  # a post answers 201 Created
         return f"preflight answered {answer.status_code}: {answer.text[:160]}"
     return ""
 
@@ -157,6 +203,9 @@ class Bench:
         self.memory: dict | None = None
         self.reload_rows: list[dict] = []
         self.openloop_rows: list[dict] = []
+        self.standin_base = ""
+        self.standin_ceiling: list[dict] = []
+        self.thread_sweep: list[dict] = []
         self.started = time.monotonic()
         self.step = 0
         self.total = 0
@@ -178,12 +227,17 @@ class Bench:
                 f"{seed['users']} users, {seed['likes']} likes"
             )
             self.cases = define_cases(seed, self.run_id)
+            # login is the denominator of login_slow's ratio: measured over as long a run (bench/slow_upstream.py).
+            self.cases["login"].min_seconds = self.mode.slow_seconds
             # Rate limits lifted: the login case sends thousands of logins a minute from one IP for one appid,
             # and would otherwise measure the limiter's 429s. The limiter still runs on every call.
             env = self.data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
-            if "login" in self.mode.cases:
+            env.update(slow_upstream.LIFTED_WRITE_LIMITS)
+            if {"login", *slow_upstream.CASES} & set(self.mode.cases):
                 standin, base = self._start_standin(seed)
                 env["WECHAT_API_BASE"] = base
+                self.standin_base = base
+                self.standin_ceiling = slow_upstream.measure_standin(self, base, seed)
             self.env = env
             self._measure_all()
             if self.mode.reload_hups:
@@ -241,7 +295,7 @@ class Bench:
     def _plan(self) -> list[tuple[str, str, list[str]]]:
         """(server kind, health path, cases) in the order they run."""
         m = self.mode
-        main = [c for c in m.cases if c != "board_uncached"]
+        main = [c for c in m.cases if c != "board_uncached" and c not in slow_upstream.CASES]
         plan = [("gevent", "/api/health", main)] if main else []
         if "board_uncached" in m.cases:
             plan.append(("gevent_uncached", "/api/health", ["board_uncached"]))
@@ -250,8 +304,11 @@ class Bench:
             if "db_redis" in m.cases:
                 plan.append(("bare_db_redis", "/", ["db_redis"]))
         for peer in m.peers:
+            peer_cases = [c for c in m.peer_cases if c in m.cases]
+            if not peer_cases:  # e.g. only the slow-upstream cases asked for: they start their own instances
+                continue
             if servers.available(peer):
-                plan.append((peer, "/api/health", [c for c in m.peer_cases if c in m.cases]))
+                plan.append((peer, "/api/health", peer_cases))
             else:
                 self.notes.append(f"peer {peer} not installed (make bench installs bench/requirements.txt): skipped")
         return plan
@@ -259,6 +316,7 @@ class Bench:
     def _measure_all(self) -> None:
         plan = self._plan()
         self.total = sum(len(cases) for _, _, cases in plan) * len(self.mode.conns)
+        self.total += slow_upstream.steps(self)
         for kind, health, cases in plan:
             self.say(f"starting {kind}")
             server = self._start(kind, health)
@@ -274,6 +332,7 @@ class Bench:
             finally:
                 server.stop()
             time.sleep(1)
+        slow_upstream.measure_all(self)
 
     def _start(self, kind: str, health: str) -> servers.Server:
         env = dict(self.env)
@@ -287,9 +346,13 @@ class Bench:
         server.name = kind
         return server
 
-    def _measure_case(self, server: servers.Server, kind: str, case: Case) -> None:
+    def _measure_case(
+        self, server: servers.Server, kind: str, case: Case, conns_list: tuple[int, ...] | None = None
+    ) -> None:
+        if self.standin_base:
+            slow_upstream.set_delay(self.standin_base, case.upstream_delay_ms)
         why_not = preflight(server, case)
-        for conns in self.mode.conns:
+        for conns in conns_list or self.mode.conns:
             self.step += 1
             result = load.Result(label=f"{case.name}@{kind}", case=case.name, server=kind, conns=conns)
             if why_not:
@@ -300,11 +363,12 @@ class Bench:
                         result,
                         server,
                         server.url(case.path),
-                        self.mode.seconds,
+                        max(self.mode.seconds, case.min_seconds),
                         self.mode.warmup,
                         case.script,
                         case.headers,
                         fixture.MYSQL,
+                        case.settle_timeout,
                     )
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     result.error = str(error)[:300]
@@ -391,7 +455,7 @@ class Bench:
         )
         for _ in range(100):
             try:
-                requests.get(f"http://127.0.0.1:{port}/__standin__/calls", timeout=1)
+                requests.get(f"http://127.0.0.1:{port}/__standin__/stats", timeout=1)
                 break
             except requests.RequestException:
                 time.sleep(0.1)
@@ -418,6 +482,8 @@ class Bench:
             "openloop": self.openloop_rows,
             # The service's pools: DB_POOL_SIZE connections per worker and alias (default and admin).
             "db_connection_bound": servers.WORKERS * int(os.environ.get("DB_POOL_SIZE", "8")) * 2,
+            "standin_ceiling": self.standin_ceiling,
+            "thread_sweep": self.thread_sweep,
         }
         results = [r.as_dict() for r in self.results]
         (self.out_dir / f"{stem}.json").write_text(

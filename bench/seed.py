@@ -84,6 +84,7 @@ def seed(size: str) -> dict:
         "appid": first.appid,
         "secret": first.secret,
         "board_id": hot.id,
+        "post_board_id": boards[1].id,  # the post_moderated case writes here, away from the hot board's page
         "board_messages": Message.objects.filter(board=hot).count(),
         "messages": Message.objects.count(),
         "users": len(users),

@@ -70,6 +70,19 @@ class Server:
                 continue
         return total
 
+    def rss_largest_process_bytes(self) -> int:
+        """The RSS of the largest process of the tree: one worker's peak (the master is the smaller)."""
+        largest = 0
+        for pid in self.tree_pids():
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            largest = max(largest, int(line.split()[1]) * 1024)
+            except OSError:
+                continue
+        return largest
+
     def stop(self) -> None:
         if self.process.poll() is None:
             try:
@@ -96,10 +109,20 @@ def available(kind: str) -> bool:
     return exe is None or exe.exists()
 
 
-def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
-    """argv, extra environment and a one-line description for a server kind."""
+def command(
+    kind: str, port: int, run_dir: Path, threads: int | None = None, app: str | None = None
+) -> tuple[list[str], dict, str]:
+    """argv, extra environment and a one-line description for a server kind.
+
+    threads: gthread's threads or granian's blocking threads per worker (the defaults above when None);
+    app: a bench variant of the service's WSGI app ("module:callable"), for the kinds that run the service.
+    """
     gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "bench" / "gunicorn_bench.py"), "--bind", f"127.0.0.1:{port}"]
     common = {"GUNICORN_WORKERS": str(WORKERS), "BENCH_SERVER": kind}
+    if app and kind in ("gevent", "sync", "gthread"):
+        common["BENCH_WSGI_APP"] = app
+    gthread_threads = threads or GTHREAD_THREADS
+    granian_threads = threads or GRANIAN_BLOCKING_THREADS
     if kind == "gevent":
         return gunicorn, common, f"gunicorn gevent, {WORKERS} workers x 2000 connections (gunicorn.conf.py)"
     if kind == "bare":
@@ -111,8 +134,8 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
     if kind == "sync":
         return gunicorn, {**common, "BENCH_WORKER_CLASS": "sync"}, f"gunicorn sync, {WORKERS} workers"
     if kind == "gthread":
-        env = {**common, "BENCH_WORKER_CLASS": "gthread", "BENCH_THREADS": str(GTHREAD_THREADS)}
-        return gunicorn, env, f"gunicorn gthread, {WORKERS} workers x {GTHREAD_THREADS} threads"
+        env = {**common, "BENCH_WORKER_CLASS": "gthread", "BENCH_THREADS": str(gthread_threads)}
+        return gunicorn, env, f"gunicorn gthread, {WORKERS} workers x {gthread_threads} threads"
     if kind == "uwsgi":
         argv = [
             str(BIN / "uwsgi"),
@@ -137,7 +160,8 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
             "--logto",
             str(run_dir / "uwsgi.log"),
         ]
-        return argv, {}, f"uWSGI {WORKERS} processes, --gevent {UWSGI_ASYNC}, http-socket (no keep-alive)"
+        env = {"BENCH_GEVENT_APP_MODULE": app.split(":")[0]} if app else {}
+        return argv, env, f"uWSGI {WORKERS} processes, --gevent {UWSGI_ASYNC}, http-socket (no keep-alive)"
     if kind == "granian":
         argv = [
             str(BIN / "granian"),
@@ -150,13 +174,13 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
             "--workers",
             str(WORKERS),
             "--blocking-threads",
-            str(GRANIAN_BLOCKING_THREADS),
+            str(granian_threads),
             "--no-access-log",
             "--log-level",
             "warning",
-            "project.wsgi:application",
+            app or "project.wsgi:application",
         ]
-        return argv, {}, f"granian WSGI, {WORKERS} workers x {GRANIAN_BLOCKING_THREADS} blocking threads"
+        return argv, {}, f"granian WSGI, {WORKERS} workers x {granian_threads} blocking threads"
     if kind == "nginx":
         (run_dir / "static").mkdir(exist_ok=True)
         (run_dir / "nginx-tmp").mkdir(exist_ok=True)
@@ -167,9 +191,17 @@ def command(kind: str, port: int, run_dir: Path) -> tuple[list[str], dict, str]:
     raise ValueError(kind)
 
 
-def start(kind: str, env: dict, run_dir: Path, health_path: str, timeout: float = 60.0) -> Server:
+def start(
+    kind: str,
+    env: dict,
+    run_dir: Path,
+    health_path: str,
+    timeout: float = 60.0,
+    threads: int | None = None,
+    app: str | None = None,
+) -> Server:
     port = free_port()
-    argv, extra, info = command(kind, port, run_dir)
+    argv, extra, info = command(kind, port, run_dir, threads, app)
     log = run_dir / f"server-{kind}.log"
     handle = open(log, "ab")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(

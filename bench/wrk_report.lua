@@ -3,9 +3,11 @@
 -- Arguments (after `--`):  fixed
 --                          ids <path-prefix> <max-id>            GET prefix..random(1, max)
 --                          login <path> <appid> <code-prefix>     POST a fresh code per request
+--                          post <path> <json-body>                POST the same JSON body each time
 
 local mode, a1, a2, a3
 local counter = 0
+local post_request
 local threads_started = 0
 -- `tid` stays a global: thread:set() writes the thread's globals, and a local
 -- here would shadow it (every thread tid 0, so two threads sent the same codes).
@@ -27,6 +29,13 @@ function request()
     counter = counter + 1
     local body = string.format('{"appid":"%s","code":"%s-%d-%d"}', a2, a3, tid, counter)
     return wrk.format("POST", a1, {["Content-Type"] = "application/json", ["Host"] = "127.0.0.1"}, body)
+  elseif mode == "post" then
+    if not post_request then  -- the same bytes every time: built once, with -H's headers (and Host) kept
+      local headers = {["Content-Type"] = "application/json"}
+      for name, value in pairs(wrk.headers) do headers[name] = value end
+      post_request = wrk.format("POST", a1, headers, a2)
+    end
+    return post_request
   end
   return wrk.format()
 end
