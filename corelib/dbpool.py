@@ -121,6 +121,7 @@ class SlotPool:
         self._semaphore = FairSemaphore(size)
         # (key, raw connection, when it was given back), most recent last
         self._idle: deque[tuple[Hashable, Any, float]] = deque()
+        self._idle_lock = threading.Lock()
         metrics.db_slots(alias, 0, size)
 
     @property
@@ -134,27 +135,31 @@ class SlotPool:
         (other databases, in tests) are closed so the total stays within `size`.
         """
         now = time.monotonic()
-        found = None
-        for entry in reversed(self._idle):
-            if entry[0] == key:
-                found = entry
-                break
+        with self._idle_lock:  # gthread peers and threaded commands share the deque; gevent does not need it
+            found = next((entry for entry in reversed(self._idle) if entry[0] == key), None)
+            if found is not None:
+                self._idle.remove(found)
         if found is not None:
-            self._idle.remove(found)
             _, raw, since = found
             if now - since <= IDLE_MAX_SECONDS and (now - since <= PING_AFTER_SECONDS or _answers(raw)):
                 return raw
             _close_quietly(raw)
-        while self._idle and self.in_use + len(self._idle) > self.size:
-            _close_quietly(self._idle.popleft()[1])
+        with self._idle_lock:
+            surplus = []
+            while self._idle and self.in_use + len(self._idle) > self.size:
+                surplus.append(self._idle.popleft()[1])
+        for raw in surplus:
+            _close_quietly(raw)
         return None
 
     def give_back(self, key: Hashable, raw: Any) -> None:
         """Keep a clean connection for reuse. Call before releasing its slot."""
-        self._idle.append((key, raw, time.monotonic()))
+        with self._idle_lock:
+            self._idle.append((key, raw, time.monotonic()))
 
     def forget_idle(self) -> None:
         """Drop idle connections without closing them (a forked child shares their sockets)."""
+        self._idle_lock = threading.Lock()  # another thread may have held it at the fork
         self._idle.clear()
 
     def acquire(self, owner: object) -> weakref.finalize:

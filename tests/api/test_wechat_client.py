@@ -1,5 +1,7 @@
 """corelib.wechat against the stand-in over real HTTP: shapes and errcodes."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from corelib import wechat
@@ -112,3 +114,13 @@ def test_a_refused_subscription_is_reported(standin, token):
     with pytest.raises(wechat.SubscriptionRefusedError) as raised:
         wechat.send_subscribe_message(token, "o-refuser", "tmpl-1", {"thing1": "x"})
     assert raised.value.errcode == 43101
+
+
+def test_concurrent_calls_reuse_kept_connections_instead_of_discarding_them(standin, caplog):
+    # A gevent worker holds many WeChat calls at once; each finished one keeps its connection for the next.
+    minted = [standin.mint(APP_A[0]) for _ in range(40)]
+    with caplog.at_level("WARNING", logger="urllib3.connectionpool"), ThreadPoolExecutor(40) as calls:
+        sessions = list(calls.map(lambda m: wechat.code_to_session(APP_A[0], APP_A[1], m["code"]), minted))
+
+    assert [s.openid for s in sessions] == [m["openid"] for m in minted]
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

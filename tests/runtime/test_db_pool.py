@@ -2,6 +2,7 @@
 
 import gc
 import subprocess
+import sys
 import threading
 import time
 
@@ -138,3 +139,34 @@ def test_a_released_slot_goes_to_the_oldest_waiter_not_a_newcomer():
     for waiter in waiters:
         waiter.join(timeout=10)
     assert order == ["first", "second"]
+
+
+def test_threads_sharing_a_pool_never_trip_over_its_idle_list():
+    # Threads (gthread, threaded management commands) give back and take idle connections at once.
+    pool = dbpool.SlotPool("threads", size=10_000, timeout=1)
+    for key in range(2_000):  # a long idle list: every search walks it while others change it
+        pool.give_back(("other", key), object())
+    failures = []
+
+    def churn(me: int) -> None:
+        try:
+            for n in range(300):
+                pool.give_back((me, n), object())
+                assert pool.take_idle(("never given back", me)) is None  # walks the whole list
+                pool.take_idle((me, n))
+        except Exception as error:  # noqa: BLE001 - any error is the failure this test is about
+            failures.append(error)
+
+    threads = [threading.Thread(target=churn, args=(me,)) for me in range(8)]
+    switch_every = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often, as under load
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_every)
+
+    assert failures == []
+    assert pool.idle == 2_000
