@@ -15,7 +15,9 @@ def gunicorn(env: dict, workers: int = 1, access_log: Path | None = None) -> Ite
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".py") as empty_config:  # not the project's gunicorn.conf.py
         command = [str(Path(PYTHON).parent / "gunicorn"), "project.wsgi:application", "--config", empty_config.name]
-        command += ["--bind", f"127.0.0.1:{port}", "--worker-class", "gevent", "--no-control-socket"]
+        command += ["--bind", f"127.0.0.1:{port}", "--no-control-socket"]
+        # Production's worker class and request-line limit (gunicorn.conf.py).
+        command += ["--worker-class", "corelib.gunicorn_worker.FairGeventWorker", "--limit-request-line", "8190"]
         command += ["--workers", str(workers)]
         if access_log is not None:
             command += ["--access-logfile", str(access_log)]

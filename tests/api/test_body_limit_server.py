@@ -102,3 +102,24 @@ def test_an_unknown_host_is_refused_over_http(server, token):
 
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_host"
     assert Board.objects.count() == 0
+
+
+def test_a_request_line_over_the_limit_gets_414_in_the_error_shape(server):
+    answer = requests.get(f"http://127.0.0.1:{server}/api/v1/boards/1/messages?cursor={'9' * 9000}", timeout=10)
+
+    assert answer.status_code == 414
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json()["error"]["code"] == "request_line_too_long"
+
+
+def test_headers_over_the_limit_get_431_in_the_error_shape(server):
+    too_many = {f"X-Filler-{n}": "x" for n in range(120)}  # Gunicorn reads at most 100 header fields
+
+    answer = requests.get(f"http://127.0.0.1:{server}/api/health", headers=too_many, timeout=10)
+
+    assert answer.status_code == 431
+    assert answer.json()["error"] == {
+        "code": "headers_too_large",
+        "message": "The request headers are too large.",
+        "field": None,
+    }

@@ -410,7 +410,8 @@ def test_status_names_each_hosts_live_release_and_programs(cluster):
         assert f"{host.address}] live: {host.live()} ({host.address}:{host.ssh_port} (" in result.stdout
     assert result.stdout.count("miniprogram:gunicorn") == 2
     assert result.stdout.count("miniprogram:rqscheduler") == 1
-    assert result.stdout.count("RUNNING") == 5
+    assert result.stdout.count("miniprogram:rqforkserver") == 1  # the worker host's two RQ workers' parent
+    assert result.stdout.count("RUNNING") == 6
 
 
 def test_rollback_switches_every_host_back_in_one_step(cluster):
