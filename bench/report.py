@@ -1,5 +1,7 @@
 """The bench report: a Markdown file with the tables, ratios and targets, and a PNG chart."""
 
+import json
+import sys
 from pathlib import Path
 
 from bench.targets import targets
@@ -425,6 +427,7 @@ def openloop_section(rows: list[dict]) -> list[str]:
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.0f} | {r['non2xx']} | "
             f"{r['failed']} | {r['late_share']:.1%} | {r.get('peak_sends', 0):.1f}× |"
         )
+    return lines
 
 
 SLOW_CASE_TITLES = {
@@ -587,3 +590,16 @@ def _sweep_lines(sweep: list[dict]) -> list[str]:
         else:
             lines.append(f"- {server} did not catch up with up to {max(tried)} threads per worker.")
     return lines
+
+
+def rewrite(data_path: Path) -> Path:
+    """Write a run's report (and chart) again from its JSON: `python -m bench.report bench/results/<date>.json`."""
+    data = json.loads(data_path.read_text())
+    png = chart(data["results"], data_path.with_suffix(".png"))
+    md = data_path.with_suffix(".md")
+    md.write_text(markdown(data["meta"], data["results"], data["ab"], png))
+    return md
+
+
+if __name__ == "__main__":
+    print(rewrite(Path(sys.argv[1])))
