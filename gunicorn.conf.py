@@ -4,9 +4,10 @@ Plain module variables, read by `gunicorn --config gunicorn.conf.py`. What
 varies per machine comes from the environment (or the untracked `.env`).
 
 Keep this module's imports to the standard library and python-dotenv: the
-master imports it, and gevent monkey-patches each worker right after the fork,
-before the worker loads Django. Importing the app (or anything that starts a
-thread or imports ssl) here would make gevent patch too late
+master imports it, and gevent monkey-patches the app template (the process
+that loads the app once for a generation of workers, corelib.gunicorn_template)
+right after its fork, before it loads Django. Importing the app (or anything
+that starts a thread or imports ssl) here would make gevent patch too late
 (`MonkeyPatchWarning`) - which is also why `preload_app` stays off.
 """
 
@@ -53,7 +54,8 @@ worker_class = "corelib.gunicorn_worker.FairGeventWorker"
 # (corelib.db.mysql, DB_POOL_SIZE), so this can stay high for slow clients.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 2000))
 # With gevent: preload makes every request fail (a DB wrapper shared across
-# greenlets) and HUP would not load new code. Must stay off.
+# greenlets) and HUP would not load new code. Must stay off: the workers share
+# the app through their generation's template instead (GUNICORN_SHARED_APP=0: each loads its own).
 preload_app = False
 backlog = int(os.environ.get("GUNICORN_BACKLOG", 2048))
 

@@ -24,6 +24,12 @@ Here a reload is a rollout:
   once its own generation is ready. The new code is checked first with
   `--check-config` in a subprocess; if that fails nothing is replaced.
 
+With gevent workers the app is loaded once per generation, by an app template
+the master forks first, and the generation's workers are forked from it and
+share its pages (corelib.gunicorn_template); a HUP's new generation gets a new
+template, which imports the code then on disk. GUNICORN_SHARED_APP=0 makes
+each worker load the app itself, as stock Gunicorn does.
+
 gunicorn.conf.py installs this class with use_rolling_arbiter(): the operator
 and Supervisor still run plain `gunicorn --config gunicorn.conf.py`. This
 module and the worker class are imported by the master, so a change to them
@@ -46,6 +52,9 @@ from gunicorn.errors import HaltServer
 from gunicorn.pidfile import Pidfile
 from gunicorn.workers.base import Worker as _GunicornWorker
 
+from corelib import gunicorn_template
+from corelib.gunicorn_template import Template, TemplateError
+
 # Set in the master before it forks; a worker inherits the write end (fork keeps every descriptor).
 _ready_fd: int | None = None
 _PID = struct.Struct("i")
@@ -53,6 +62,9 @@ _PID = struct.Struct("i")
 # Passed from a master to the one it re-execs into (USR2).
 LISTENERS_ENV = "CORELIB_GUNICORN_LISTENER_FDS"
 RETIRING_ENV = "CORELIB_GUNICORN_RETIRING_PIDS"
+# "0" forks every worker from the master and lets each load the app, as stock Gunicorn does
+# (corelib.gunicorn_template: on by default, for gevent workers).
+SHARED_APP_ENV = "GUNICORN_SHARED_APP"
 # A generation that fails is not retried by the master on its own sooner than this.
 RETRY_AFTER = 10.0
 # USR2's check imports the whole app; on a machine with a load average of 50 that took over a minute.
@@ -100,12 +112,21 @@ class RollingArbiter(Arbiter):
         self.deferred_signals: list[int] = []
         self.no_spawn_before = 0.0
         self.stopping = False
+        self.shares_app = False
+        self.template: Template | None = None  # forks the current generation's workers
+        self.retired_templates: set[int] = set()
+        self.early_ready: set[int] = set()  # ready before the master knew the pid (a worker from a template)
         super().__init__(app)
 
     def setup(self, app) -> None:
         super().setup(app)
         if not issubclass(self.worker_class, ReportsReady):
             self.worker_class = type(self.worker_class.__name__, (ReportsReady, self.worker_class), {})
+        self.shares_app = (
+            os.environ.get(SHARED_APP_ENV, "1") != "0"
+            and not self.cfg.preload_app
+            and gunicorn_template.supports(self.worker_class)
+        )
 
     # --- start, including after an in-place re-exec ------------------------------
     def start(self) -> None:
@@ -114,6 +135,9 @@ class RollingArbiter(Arbiter):
             self.LISTENERS = sock.create_sockets(self.cfg, self.log, [int(fd) for fd in inherited.split(",")])
         retiring = os.environ.pop(RETIRING_ENV, "")
         self.retiring = {int(pid): None for pid in retiring.split(",") if pid}
+        if self.shares_app and not gunicorn_template.become_subreaper():
+            self.shares_app = False
+            self.log.warning("cannot adopt workers forked by an app template (no child subreaper): each loads the app")
         super().start()
         if self.pidfile is not None:
             self.pidfile.pid = self.pid  # same PID after a re-exec: Pidfile.create kept the file but not the pid
@@ -130,9 +154,50 @@ class RollingArbiter(Arbiter):
 
     # --- workers -----------------------------------------------------------------
     def spawn_worker(self) -> int:
-        pid = super().spawn_worker()  # returns only in the master
-        self.spawned_at[pid] = time.monotonic()
+        """A new worker's pid; 0 if its generation's app template failed (logged, handled as a boot failure)."""
+        pid = self._spawn_from_template() if self.shares_app else super().spawn_worker()  # returns only in the master
+        if pid:
+            self.spawned_at[pid] = time.monotonic()
         return pid
+
+    def spawn_workers(self) -> None:
+        if not self.shares_app:
+            super().spawn_workers()
+            return
+        for _ in range(self.num_workers - len(self.WORKERS)):
+            if not self.spawn_worker():
+                return
+
+    def _spawn_from_template(self) -> int:
+        """Stock spawn_worker's bookkeeping; the fork itself is the template's (corelib.gunicorn_template)."""
+        if self.template is None:
+            self.template = Template.start(self)  # before this worker's heartbeat file exists: it keeps none open
+        self.worker_age += 1
+        worker = self.worker_class(
+            self.worker_age, self.pid, self.LISTENERS, self.app, self.timeout / 2.0, self.cfg, self.log
+        )
+        self.cfg.pre_fork(self, worker)
+        try:
+            pid = self.template.fork_worker(self.worker_age, worker.tmp.fileno(), self.boot_limit)
+        except TemplateError as failure:
+            worker.tmp.close()
+            self.template = None
+            self.boot_failed(failure.pid, failure.status, str(failure), in_generation=self.generation is not None)
+            return 0
+        worker.pid = pid
+        self.WORKERS[pid] = worker
+        self._stats["workers_spawned"] += 1
+        if pid in self.early_ready:
+            self.early_ready.discard(pid)
+            self.ready.add(pid)
+        return pid
+
+    def _retire_template(self, template: Template | None) -> None:
+        """Its workers need nothing more from it."""
+        if template is not None:
+            template.kill(signal.SIGTERM)
+            template.close()
+            self.retired_templates.add(template.pid)
 
     def drain_ready(self) -> None:
         while True:
@@ -147,6 +212,8 @@ class RollingArbiter(Arbiter):
                     self.ready.add(pid)
                     booted = time.monotonic() - self.spawned_at.get(pid, time.monotonic())
                     self.log.info("worker %s ready %.2fs after it was forked", pid, booted)
+                elif self.shares_app:
+                    self.early_ready.add(pid)
 
     def manage_workers(self) -> None:
         self.drain_ready()
@@ -180,6 +247,8 @@ class RollingArbiter(Arbiter):
                 if wpid == self.reexec_pid:
                     self.reexec_pid = 0
                     continue
+                if self._reaped_template(wpid, status):
+                    continue
                 was_ready = wpid in self.ready
                 self.ready.discard(wpid)
                 self.spawned_at.pop(wpid, None)
@@ -207,15 +276,34 @@ class RollingArbiter(Arbiter):
         except ChildProcessError:
             return
 
+    def _reaped_template(self, pid: int, status: int) -> bool:
+        if pid in self.retired_templates:
+            self.retired_templates.discard(pid)
+            self.log.info("app template %s of a previous generation exited (%s)", pid, describe_exit(status))
+            return True
+        if self.template is None or pid != self.template.pid:
+            return False
+        self.template.close()
+        self.template = None
+        if not self.stopping:
+            self.log.error(
+                "app template %s exited (%s); the next worker to start forks a new one", pid, describe_exit(status)
+            )
+        return True
+
     def stop(self, graceful: bool = True) -> None:
         self.stopping = True  # workers killed while booting are not boot failures then
+        self._retire_template(self.template)
+        self.template = None
         super().stop(graceful)
 
-    def boot_failed(self, pid: int, status: int) -> None:
+    def boot_failed(self, pid: int, status: int, reason: str = "", in_generation: bool | None = None) -> None:
         if self.stopping:
             return
-        reason = f"worker {pid} died before it was ready ({describe_exit(status)}); its traceback is above"
-        if self.generation is not None and pid in self.generation:
+        reason = reason or f"worker {pid} died before it was ready ({describe_exit(status)}); its traceback is above"
+        if in_generation is None:
+            in_generation = self.generation is not None and pid in self.generation
+        if in_generation:
             self.generation_failures.append(reason)
             return
         serving = len(self.ready & set(self.WORKERS)) + len(self.retiring)
@@ -264,9 +352,15 @@ class RollingArbiter(Arbiter):
     def roll_out(self) -> bool:
         """Start a new generation; retire the old one once every new worker is ready."""
         old = dict(self.WORKERS)
+        old_template, self.template = self.template, None  # the new generation's workers load the code on disk now
         started = time.monotonic()
         self.generation_failures = []
-        self.generation = {self.spawn_worker() for _ in range(self.num_workers)}
+        self.generation = set()
+        for _ in range(self.num_workers):
+            pid = self.spawn_worker()
+            if not pid:
+                break
+            self.generation.add(pid)
         try:
             outcome = self._wait_for_generation(started + self.boot_limit)
         finally:
@@ -277,6 +371,7 @@ class RollingArbiter(Arbiter):
                     self.retiring[pid] = worker
             for pid in list(self.retiring):
                 self._signal(pid, signal.SIGTERM)
+            self._retire_template(old_template)
             self.log.info(
                 "reload: %d new workers ready in %.1fs; %d old workers finish their requests and exit",
                 len(new),
@@ -288,6 +383,8 @@ class RollingArbiter(Arbiter):
             if pid in self.WORKERS:
                 self.discarded.add(pid)
                 self.kill_worker(pid, signal.SIGKILL)
+        self._retire_template(self.template)
+        self.template = old_template  # replacements for the workers that keep serving load what they run
         self.no_spawn_before = time.monotonic() + RETRY_AFTER
         if outcome != "stopping":
             self.log.error(

@@ -244,3 +244,23 @@ def wait_jobs_finished(redis_url: str, ids: list[str], timeout: float = 120) -> 
             break
         time.sleep(0.5)
     return statuses
+
+
+def established_ports(pid: int, end: str = "remote") -> set[int]:
+    """The local or remote ports of the established TCP connections that process `pid` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    column = 2 if end == "remote" else 1
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and fields[9] in inodes:  # 01: ESTABLISHED
+                ports.add(int(fields[column].rsplit(":", 1)[1], 16))
+    return ports

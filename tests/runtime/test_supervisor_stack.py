@@ -1,6 +1,7 @@
 """The stack as Supervisor runs it: 13 programs, bounded DB connections (reloads: test_reload.py)."""
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -12,6 +13,7 @@ import pytest
 from tests.runtime.conftest import CONF
 from tests.runtime.stack import (
     access_log_statuses,
+    established_ports,
     program_states,
 )
 from tests.support import wait_for_http, wait_until
@@ -44,8 +46,11 @@ def _sample_connections(db_names, stop, samples):
     try:
         with connection.cursor() as cursor:
             while not stop.is_set():
-                cursor.execute(f"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB IN ({marks})", db_names)  # noqa: S608
-                ours = cursor.fetchone()[0]
+                cursor.execute(f"SELECT HOST FROM information_schema.PROCESSLIST WHERE DB IN ({marks})", db_names)  # noqa: S608
+                # The stack's connections: not this test process's own (pytest-django's, one or more per database).
+                own = established_ports(os.getpid(), end="local")
+                ports = [host.rpartition(":")[2] for (host,) in cursor.fetchall()]
+                ours = sum(1 for port in ports if not port.isdigit() or int(port) not in own)
                 cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
                 samples.append((ours, int(cursor.fetchone()[1])))
                 time.sleep(0.1)
