@@ -34,6 +34,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 
 from gunicorn import util
@@ -256,15 +257,19 @@ def _wait_until_adopted(master: int) -> None:
     from gevent import monkey
 
     select = monkey.get_original("select", "select")  # no hub in this process yet
+    sleep = monkey.get_original("time", "sleep")
+    deadline = time.monotonic() + ADOPTION_SECONDS
     parent = os.getppid()
     if parent != master:
         try:
-            middle = os.pidfd_open(parent)
-        except ProcessLookupError:
+            middle = os.pidfd_open(parent)  # readable once the middle process has exited
+        except OSError:  # gone already, or a kernel before 5.3: polled below
             pass
         else:
             select([middle], [], [], ADOPTION_SECONDS)
             os.close(middle)
+    while os.getppid() != master and time.monotonic() < deadline:
+        sleep(0.001)
     if os.getppid() != master:
         raise RuntimeError(f"worker {os.getpid()} was not handed to the master {master}: is it a child subreaper?")
 
