@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -37,6 +38,9 @@ PROGRAM_COUNT = 13  # gunicorn, rqforkserver, ten rqworker relays, rqscheduler
 FORKSERVER = "rqforkserver"
 # The workers forked by rqforkserver, counted with the RQ workers (their relays are rqworker_NN).
 FORKED_WORKERS = "rqworker.forked"
+# Forked by rqforkserver too when its program is a relay: counted on the scheduler's line.
+SCHEDULER = "rqscheduler"
+FORKED_SCHEDULER = "rqscheduler.forked"
 # Jobs waiting per queue beyond which the mixed load sends no more.
 BACKLOG = 20
 STATUS_PID = re.compile(r"^(\S+)\s+RUNNING\s+pid (\d+)")
@@ -190,11 +194,16 @@ class Stack:
 
     def snapshot(self) -> Snapshot:
         snapshot = Snapshot()
-        for name, pid in sorted(self.program_pids().items()):
-            if name == FORKSERVER:  # the parent alone; its children are the RQ workers
+        pids = self.program_pids()
+        for name, pid in sorted(pids.items()):
+            if name == FORKSERVER:  # the parent alone; its children are the RQ workers (and the scheduler)
                 snapshot.programs[name] = process_usage(pid)
                 snapshot.programs[FORKED_WORKERS] = stable_tree_usage(pid)
                 snapshot.programs[FORKED_WORKERS].subtract(snapshot.programs[name])
+                scheduler = forked_for(pids.get(SCHEDULER), pid)
+                if scheduler:
+                    snapshot.programs[FORKED_SCHEDULER] = stable_tree_usage(scheduler)
+                    snapshot.programs[FORKED_WORKERS].subtract(snapshot.programs[FORKED_SCHEDULER])
             else:
                 snapshot.programs[name] = stable_tree_usage(pid)
         supervisord = self.supervisord_pid()
@@ -223,6 +232,23 @@ class Stack:
         stop_supervisord(self.checkout, CONF, self.env, SUPERVISORD_PIDFILE)
 
 
+def forked_for(relay: int | None, server: int) -> int | None:
+    """The child of the fork server that stands behind `relay`: it writes to the relay's stdout."""
+    if relay is None:
+        return None
+    try:
+        output = os.readlink(f"/proc/{relay}/fd/1")
+    except OSError:
+        return None
+    for child in children_map().get(server, []):
+        try:
+            if os.readlink(f"/proc/{child}/fd/1") == output:
+                return child
+        except OSError:
+            continue
+    return None
+
+
 def fixture_free_port() -> int:
     from bench.servers import free_port
 
@@ -239,7 +265,11 @@ def summary(snapshot: Snapshot) -> dict[str, dict]:
     for kind in ("gunicorn", "rqforkserver", "rqworker", "rqscheduler", "supervisord"):
         usage = snapshot.kind(kind)
         rows[kind] = {
-            "programs": sum(1 for name in snapshot.programs if name.startswith(kind) and name != FORKED_WORKERS),
+            "programs": sum(
+                1
+                for name in snapshot.programs
+                if name.startswith(kind) and name not in (FORKED_WORKERS, FORKED_SCHEDULER)
+            ),
             "processes": usage.processes,
             "pss_mb": mb(usage.pss),
             "uss_mb": mb(usage.uss),

@@ -8,7 +8,10 @@ copy their pages), they share those pages copy-on-write.
 
 Supervisor still shows and controls ten programs: each `rqworker_NN` is a
 relay (corelib.rq_relay) that asks this server for its worker over a unix
-socket. Per request this server forks a worker that:
+socket. The scheduler (`rqscheduler`, corelib.scheduler) is forked the same way
+where the host also runs the workers: as a Django process of its own it cost
+55 MB of PSS, forked from here it shares this server's pages like a worker.
+Per request this server forks a worker (or the scheduler) that:
 
 - writes to the relay's stdout and stderr (passed with the request), so each
   worker keeps its own log, and registers under the relay's program name;
@@ -43,6 +46,8 @@ from django.utils.module_loading import autodiscover_modules
 from corelib import hangup
 
 INHERITED_FD = "RQ_FORKSERVER_FD"  # the listening socket across a re-exec
+# What a relay may ask for: the management command its child runs (the worker gets the queues too).
+KINDS = {"worker": "rqworker", "scheduler": "run_scheduler"}
 BACKLOG = 64
 REAP_SECONDS = 1.0
 REQUEST_SECONDS = 5.0
@@ -54,6 +59,7 @@ def preload() -> None:
     import rq.worker  # noqa: F401
 
     import corelib.rq  # noqa: F401  # settings.RQ's WORKER_CLASS
+    import corelib.scheduler  # noqa: F401  # rq-scheduler, for a forked scheduler
 
     autodiscover_modules("jobs")  # each app's jobs, which the work horses run
     gc.collect()
@@ -107,13 +113,13 @@ class ForkServer:
             message, fds, _, _ = socket.recv_fds(connection, 256, 2)
             connection.settimeout(None)
             word, _, program = message.decode().strip().partition(" ")
-            if word != "worker" or len(fds) != 2:
+            if word not in KINDS or len(fds) != 2:
                 raise ValueError(f"unexpected request {message!r} with {len(fds)} descriptors")
         except (OSError, ValueError) as error:
             say(f"bad request: {error}")
             connection.close()
             return
-        pid = self.fork_worker(connection, fds, program)
+        pid = self.fork_worker(connection, fds, word, program)
         for fd in fds:
             os.close(fd)
         self.workers[pid] = connection
@@ -121,9 +127,9 @@ class ForkServer:
             connection.sendall(f"pid {pid}\n".encode())
         except OSError:
             pass  # the relay is gone: the worker has seen it too and stops
-        say(f"worker {pid} for {program}")
+        say(f"{word} {pid} for {program}")
 
-    def fork_worker(self, connection: socket.socket, fds: list[int], program: str) -> int:
+    def fork_worker(self, connection: socket.socket, fds: list[int], kind: str, program: str) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         # Held across the fork: the child must not run this server's handlers.
@@ -137,7 +143,10 @@ class ForkServer:
             self.become_worker(connection, fds)
             from django.core.management import call_command
 
-            call_command("rqworker", *self.queues, name=program)
+            if kind == "worker":
+                call_command(KINDS[kind], *self.queues, name=program)
+            else:
+                call_command(KINDS[kind])
             status = 0
         except SystemExit as exit:
             status = exit.code if isinstance(exit.code, int) else 1

@@ -1,6 +1,10 @@
 """One Supervisor program per RQ worker: asks the fork server for a worker and stands in for it.
 
-    python -S -m corelib.rq_relay socks/rqworkers-<env>.sock
+    python -S -m corelib.rq_relay socks/rqworkers-<env>.sock [worker|scheduler]
+
+The scheduler program (`rqscheduler`) is such a relay too where the host runs
+the workers, asking for `scheduler` instead of a `worker`; what follows holds
+for it the same way.
 
 Ten full Django processes cost about 50 MB each; ten workers forked from one
 Django parent (corelib.rq_forkserver) share most of it copy-on-write. Supervisor
@@ -38,9 +42,10 @@ RETRY_SECONDS = 0.5
 
 
 class Relay:
-    def __init__(self, socket_path: str, program: str):
+    def __init__(self, socket_path: str, program: str, kind: str = "worker"):
         self.socket_path = socket_path
         self.program = program
+        self.kind = kind
         self.started = time.monotonic()
         self.worker_pid: int | None = None
         self.held: list[int] = []
@@ -60,7 +65,7 @@ class Relay:
             signal.signal(signum, self.on_signal)
         while True:
             if STOPS.intersection(self.held):
-                self.log("stopped before a worker was started for it")
+                self.log(f"stopped before a {self.kind} was started for it")
                 self.exit(0)
             connection = self.request_worker()
             if connection is None:
@@ -75,7 +80,7 @@ class Relay:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             connection.connect(self.socket_path)
-            socket.send_fds(connection, [f"worker {self.program}\n".encode()], [1, 2])
+            socket.send_fds(connection, [f"{self.kind} {self.program}\n".encode()], [1, 2])
         except OSError as error:
             connection.close()
             if not self.waiting:  # once per wait, not every RETRY_SECONDS
@@ -92,7 +97,7 @@ class Relay:
                 word, _, value = line.partition(" ")
                 if word == "pid":
                     self.worker_pid = int(value)
-                    self.log(f"worker pid {self.worker_pid}")
+                    self.log(f"{self.kind} pid {self.worker_pid}")
                     held, self.held = self.held, []
                     for signum in held:
                         self.on_signal(signum, None)
@@ -101,12 +106,12 @@ class Relay:
         if self.worker_pid is None:
             return None
         # Both the worker and the fork server are gone without a word: it was killed.
-        self.log(f"worker {self.worker_pid} ended without an exit status")
+        self.log(f"{self.kind} {self.worker_pid} ended without an exit status")
         return "exit", 1
 
     def finish(self, how: str, value: int) -> None:
         if how == "signal":
-            self.log(f"worker {self.worker_pid} killed by signal {value}")
+            self.log(f"{self.kind} {self.worker_pid} killed by signal {value}")
             if value in RELAYED:  # this relay's own handler would catch it (SIGKILL has none)
                 signal.signal(value, signal.SIG_DFL)
             os.kill(os.getpid(), value)
@@ -124,11 +129,15 @@ class Relay:
         print(f"rq_relay {self.program} [{os.getpid()}]: {message}", flush=True)
 
 
+KINDS = ("worker", "scheduler")  # corelib.rq_forkserver.KINDS, not imported: it loads Django
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) != 2:
-        raise SystemExit("usage: python -S -m corelib.rq_relay SOCKET_PATH")
-    program = os.environ.get("SUPERVISOR_PROCESS_NAME", f"rqworker.{os.getpid()}")
-    Relay(argv[1], program).run()
+    if len(argv) not in (2, 3) or argv[2:] and argv[2] not in KINDS:
+        raise SystemExit(f"usage: python -S -m corelib.rq_relay SOCKET_PATH [{'|'.join(KINDS)}]")
+    kind = argv[2] if len(argv) == 3 else "worker"
+    program = os.environ.get("SUPERVISOR_PROCESS_NAME", f"rq{kind}.{os.getpid()}")
+    Relay(argv[1], program, kind).run()
 
 
 if __name__ == "__main__":

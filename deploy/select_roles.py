@@ -5,6 +5,9 @@ top-level supervisord_<env>.conf includes deploy/supervisor/*.conf: one part
 per role plus group.conf. A checkout runs every role (ten RQ workers); a host
 keeps the parts its roles name, with its number of RQ workers, and group.conf
 listing just those programs (Supervisor refuses a group naming a missing one).
+The scheduler is forked by the worker role's rqforkserver; on a host without
+that role it runs as a process of its own (the command scheduler.conf keeps
+for it).
 """
 
 import argparse
@@ -14,6 +17,7 @@ from pathlib import Path
 
 PARTS = Path(__file__).resolve().parent / "supervisor"
 PROGRAMS = {"web": ["gunicorn"], "worker": ["rqforkserver", "rqworker"], "scheduler": ["rqscheduler"]}
+STANDALONE = re.compile(r"(?m)^; standalone: (command = .*)\n")
 
 
 def select(roles: list[str], workers: int, parts: Path = PARTS) -> list[str]:
@@ -30,6 +34,8 @@ def select(roles: list[str], workers: int, parts: Path = PARTS) -> list[str]:
         if count != 1:
             raise SystemExit(f"{worker}: expected one 'numprocs = N' line")
         worker.write_text(text)
+    elif "scheduler" in roles:
+        standalone_scheduler(parts / "scheduler.conf")
     programs = [program for role in PROGRAMS if role in roles for program in PROGRAMS[role]]
     group = parts / "group.conf"
     text, count = re.subn(r"(?m)^programs = .*$", f"programs = {','.join(programs)}", group.read_text())
@@ -37,6 +43,19 @@ def select(roles: list[str], workers: int, parts: Path = PARTS) -> list[str]:
         raise SystemExit(f"{group}: expected one 'programs = ...' line")
     group.write_text(text)
     return programs
+
+
+def standalone_scheduler(scheduler: Path) -> None:
+    """Run the scheduler without rqforkserver: scheduler.conf's standalone command replaces the relay."""
+    text = scheduler.read_text()
+    standalone = STANDALONE.search(text)
+    if standalone is None:
+        raise SystemExit(f"{scheduler}: expected one '; standalone: command = ...' line")
+    text = STANDALONE.sub("", text)
+    text, count = re.subn(r"(?m)^command = .*$", lambda _: standalone.group(1), text)
+    if count != 1:
+        raise SystemExit(f"{scheduler}: expected one 'command = ...' line")
+    scheduler.write_text(text)
 
 
 def main() -> int:

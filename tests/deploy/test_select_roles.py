@@ -1,5 +1,6 @@
 """deploy/select_roles.py: a release keeps the Supervisor programs of its host's roles."""
 
+import configparser
 import shutil
 import subprocess
 
@@ -66,6 +67,32 @@ def test_a_worker_host_runs_its_count_of_workers_and_the_scheduler(checkout):
         "miniprogram:rqworker_00",
         "miniprogram:rqworker_01",
     ]
+
+
+def scheduler_command(checkout) -> str:
+    conf = configparser.RawConfigParser()
+    conf.read(checkout / "deploy/supervisor/scheduler.conf")
+    return conf["program:rqscheduler"]["command"]
+
+
+def test_with_the_workers_the_scheduler_is_forked_by_their_fork_server(checkout):
+    assert select(checkout, "--roles", "worker,scheduler", "--workers", "2").returncode == 0
+    assert scheduler_command(checkout).endswith(
+        "-m corelib.rq_relay socks/rqworkers-%(ENV_MINIPROGRAM_ENV)s.sock scheduler"
+    )
+
+
+@pytest.mark.parametrize("roles", ["scheduler", "web,scheduler"])
+def test_without_the_workers_the_scheduler_runs_on_its_own(checkout, roles):
+    assert select(checkout, "--roles", roles).returncode == 0
+
+    assert "miniprogram:rqforkserver" not in supervisor_programs(checkout)
+    assert "miniprogram:rqscheduler" in supervisor_programs(checkout)
+    command = scheduler_command(checkout)
+    # As Supervisor must start a process that loads Django itself (corelib/hangup.py: nohup; nice as rqforkserver).
+    assert command.startswith("nohup nice -n 10 %(ENV_MINIPROGRAM_ROOT)s/.venv/bin/python ")
+    assert command.endswith("/manage.py run_scheduler")
+    assert "; standalone:" not in (checkout / "deploy/supervisor/scheduler.conf").read_text()
 
 
 def test_it_refuses_an_unknown_role(checkout):

@@ -1,6 +1,7 @@
-"""RQ workers forked from one parent, each stood in for by a relay that Supervisor runs."""
+"""RQ workers and the scheduler forked from one parent, each stood in for by a relay that Supervisor runs."""
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -11,25 +12,28 @@ import pytest
 from rq import Worker
 from rq.job import Job, JobStatus
 
+from corelib.models import OutboxJob
 from tests.jobs.conftest import QUEUES, wait_until
+from tests.runtime.stack import copy_checkout
 from tests.support import PROJECT_ROOT, PYTHON, stop_process, subprocess_env
 
 
 class ForkServerStack:
     """`manage.py rqworker_forkserver` and relays started as Supervisor starts them (nohup)."""
 
-    def __init__(self, folder: Path, redis_conn):
+    def __init__(self, folder: Path, redis_conn, root: Path = PROJECT_ROOT, **env):
         self.folder = folder
+        self.root = root
         self.socket = str(folder / "rq.sock")  # a short path: unix socket paths are limited to 108 bytes
         self.redis = redis_conn
-        self.env = subprocess_env(WECHAT_API_BASE="http://127.0.0.1:9")
+        self.env = subprocess_env(WECHAT_API_BASE="http://127.0.0.1:9", PYTHONPATH=root, LOG_DIR=folder, **env)
         self.processes: list[subprocess.Popen] = []
         self.server = self._start("server", [PYTHON, "manage.py", "rqworker_forkserver", self.socket, *QUEUES])
 
     def _start(self, name: str, command: list[str], **env) -> subprocess.Popen:
         with (self.folder / f"{name}.log").open("ab") as out:
             process = subprocess.Popen(
-                ["nohup", *command], cwd=PROJECT_ROOT, env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT
+                ["nohup", *command], cwd=self.root, env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT
             )
         self.processes.append(process)
         return process
@@ -43,6 +47,25 @@ class ForkServerStack:
         )
         wait_until(lambda: self.worker(program) is not None, 60, f"{program}'s worker to register")
         return relay
+
+    def start_scheduler_relay(self) -> subprocess.Popen:
+        """The `rqscheduler` program as scheduler.conf runs it; returns once its scheduler has started."""
+        started = len(self.scheduler_starts())
+        relay = self._start(
+            "rqscheduler",
+            [PYTHON, "-S", "-m", "corelib.rq_relay", self.socket, "scheduler"],
+            SUPERVISOR_PROCESS_NAME="rqscheduler",
+        )
+        wait_until(lambda: len(self.scheduler_starts()) > started, 60, "the forked scheduler to start")
+        return relay
+
+    def scheduler_starts(self) -> list[str]:
+        """The scheduler's "started" lines in rq.log (its file log), oldest first."""
+        log = self.folder / "rq.log"
+        return re.findall(r"scheduler \w+ started.*", log.read_text(errors="replace")) if log.exists() else []
+
+    def scheduler_pid(self) -> int:
+        return int(re.findall(r"scheduler pid (\d+)", self.log("rqscheduler"))[-1])
 
     def worker(self, program: str) -> Worker | None:
         found = [w for w in Worker.all(connection=self.redis) if w.name.split(".")[0] == program]
@@ -146,3 +169,70 @@ def test_a_relay_started_before_the_fork_server_waits_for_it(redis_conn, django_
             wait_until(lambda: stack.worker("rqworker_05") is not None, 60, "the relay's worker to register")
         finally:
             stack.stop()
+
+
+@pytest.fixture
+def no_schedules_left(redis_conn):
+    yield
+    from rq_scheduler import Scheduler
+
+    redis_conn.delete(Scheduler.scheduled_jobs_key)
+    for name in QUEUES:
+        django_rq.get_queue(name).empty()
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_the_forked_scheduler_runs_the_schedules_and_its_jobs_reach_the_workers(
+    redis_conn, key, django_db_setup, no_schedules_left
+):
+    row = OutboxJob.objects.create(func_path="tests.jobs.sample_jobs.count", args=[key], queue="default")
+    with tempfile.TemporaryDirectory(prefix="rqfs-") as folder:
+        stack = ForkServerStack(Path(folder), redis_conn, SCHEDULER_INTERVAL=1, OUTBOX_RELAY_INTERVAL=1)
+        try:
+            stack.start_relay("rqworker_00")
+            relay = stack.start_scheduler_relay()
+            scheduler = stack.scheduler_pid()
+
+            # The outbox relay, a scheduled job, ran on the worker and pushed the pending job, which ran once.
+            wait_until(lambda: redis_conn.get(f"{key}:runs"), 40, "the relayed job to run")
+            assert "schedules registered" in stack.log("rq")
+            assert _parent(scheduler) == stack.server.pid  # forked, sharing the server's Django
+            assert os.readlink(f"/proc/{scheduler}/fd/1") == os.readlink(f"/proc/{relay.pid}/fd/1")  # its log
+        finally:
+            stack.stop()
+    row.refresh_from_db()
+    assert row.sent_at is not None
+    assert int(redis_conn.get(f"{key}:runs")) == 1
+
+
+def test_hups_restart_the_forked_scheduler_warmly_on_the_code_on_disk(
+    redis_conn, tmp_path, django_db_setup, no_schedules_left
+):
+    checkout = copy_checkout(tmp_path / "app")
+    with tempfile.TemporaryDirectory(prefix="rqfs-") as folder:
+        stack = ForkServerStack(Path(folder), redis_conn, root=checkout)
+        try:
+            relay = stack.start_scheduler_relay()
+            before = stack.scheduler_pid()
+            # A deploy: new code on disk, then `signal HUP all` reaches the scheduler's relay and the server.
+            scheduler_py = checkout / "corelib/scheduler.py"
+            scheduler_py.write_text(scheduler_py.read_text().replace("started, checking", "started anew, checking"))
+            for _ in range(3):  # however many HUPs: one warm stop
+                relay.send_signal(signal.SIGHUP)
+            stack.server.send_signal(signal.SIGHUP)
+
+            assert relay.wait(timeout=40) == 0, stack.log("rqscheduler")  # Supervisor: an expected exit
+            assert "scheduler: SIGHUP received, exiting after this pass" in stack.log("rq")
+            assert re.search(r"scheduler \w+ stopped", stack.log("rq"))  # deregistered, after its pass
+            wait_until(lambda: not _alive(before), 10, "the old scheduler to be reaped")
+            wait_until(lambda: stack.log("server").count("serving on") == 2, 60, "the re-exec'd server to serve")
+            stack.start_scheduler_relay()  # Supervisor starts the program again
+
+            assert "started anew, checking every" in stack.scheduler_starts()[-1]
+            assert _parent(stack.scheduler_pid()) == stack.server.pid
+        finally:
+            stack.stop()
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -50,7 +50,7 @@ def test_each_supervisor_file_runs_the_whole_stack_safely(name):
     assert "--name" not in worker["command"]
     longest_job = max(queue["DEFAULT_TIMEOUT"] for queue in settings.RQ_QUEUES.values())
     assert int(worker["stopwaitsecs"]) > longest_job
-    assert "run_scheduler" in conf["program:rqscheduler"]["command"]
+    scheduler = conf["program:rqscheduler"]
     if conf.has_section("program:rqforkserver"):
         # Ten relays, each getting its worker from one Django parent (corelib/rq_forkserver.py).
         assert conf["group:miniprogram"]["programs"] == "gunicorn,rqforkserver,rqworker,rqscheduler"
@@ -61,11 +61,16 @@ def test_each_supervisor_file_runs_the_whole_stack_safely(name):
         assert worker["command"].endswith(f"-m corelib.rq_relay {socket_path}")
         assert worker["command"].startswith("nohup ")
         assert forkserver["directory"] == worker["directory"]
-        niced = (forkserver, conf["program:rqscheduler"])
+        # The scheduler too is forked from it (deploy/select_roles.py gives a host without workers its own).
+        assert scheduler["command"].endswith(f"-m corelib.rq_relay {socket_path} scheduler")
+        assert scheduler["command"].startswith("nohup ")
+        assert scheduler["directory"] == forkserver["directory"]
+        niced = (forkserver,)
     else:
         assert conf["group:miniprogram"]["programs"] == "gunicorn,rqworker,rqscheduler"
         assert "rqworker high default low" in worker["command"]
-        niced = (worker, conf["program:rqscheduler"])
+        assert scheduler["command"].endswith("manage.py run_scheduler")
+        niced = (worker, scheduler)
     # Background work yields the CPU to Gunicorn's workers booting after a reload, and a HUP
     # while it starts must not kill it (nohup; manage.py holds the HUP until its handler exists).
     for background in niced:
@@ -73,6 +78,7 @@ def test_each_supervisor_file_runs_the_whole_stack_safely(name):
         # A worker told to stop sooner waits out startsecs, so Supervisor calls its exit expected.
         assert float(background["startsecs"]) < START_PERIOD
     assert float(worker["startsecs"]) < START_PERIOD
+    assert float(scheduler["startsecs"]) < START_PERIOD
     assert not conf["program:gunicorn"]["command"].startswith(("nice", "nohup"))
     root = program_root(conf)
     for section in (s for s in conf.sections() if s.startswith("program:")):
