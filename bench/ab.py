@@ -33,6 +33,8 @@ VARIANTS = {
     # Fewer MySQL connections per worker: fewer queries in flight for the server's threads to contend over.
     "pool2": {"DB_POOL_SIZE": "2"},
     "pool4": {"DB_POOL_SIZE": "4"},
+    # Each Gunicorn worker loads the app itself instead of being forked from its generation's app template.
+    "own_app": {"GUNICORN_SHARED_APP": "0"},
 }
 
 
