@@ -116,6 +116,7 @@ def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tu
             user.session_key = session.session_key
             user.unionid = session.unionid or user.unionid
             user.save(update_fields=["session_key", "unionid", "updated_at"])
+    user.mini_program = mini_program  # the answer names its appid: no second SELECT for it
     return user, created
 
 
