@@ -128,8 +128,7 @@ def issue_token(user: WxUser, ttl: timedelta | None = None) -> tuple[str, ApiTok
 
 
 def login(appid: str, code: str, ip: str) -> LoginResult:
-    ratelimit.hit("login_ip", ip)
-    ratelimit.hit("login_app", appid, field="appid")
+    ratelimit.hit_all(("login_ip", ip, None), ("login_app", appid, "appid"))
     mini_program = get_mini_program(appid)
     release_connections()  # no database slot held while WeChat answers
     session = _session_for(mini_program, code)
