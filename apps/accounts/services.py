@@ -25,7 +25,6 @@ from corelib import cache as safe_cache
 from corelib import cache_replay, ratelimit, wechat
 from corelib.dbpool import release_connections
 from corelib.errors import ApiError, NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
-from corelib.locks import redis_lock
 
 logger = logging.getLogger(__name__)
 
@@ -94,28 +93,28 @@ def _session_for(mini_program: MiniProgram, code: str) -> wechat.Session:
 def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tuple[WxUser, bool]:
     """One row per (appid, openid), even under concurrent first logins.
 
-    The Redis lock keeps concurrent logins from racing to insert; the unique
-    constraint is the guarantee when Redis is down or the lock times out.
+    The unique constraint is the guarantee: of two first logins racing to insert,
+    the second gets an IntegrityError and updates the row the first inserted. A
+    returning user (most logins) costs one SELECT and one UPDATE.
     """
-    with redis_lock(f"wxuser:{mini_program.appid}:{session.openid}"):
-        user = WxUser.objects.filter(mini_program=mini_program, openid=session.openid).first()
-        created = False
-        if user is None:
-            try:
-                with transaction.atomic():
-                    user = WxUser.objects.create(
-                        mini_program=mini_program,
-                        openid=session.openid,
-                        unionid=session.unionid,
-                        session_key=session.session_key,
-                    )
-                created = True
-            except IntegrityError:
-                user = WxUser.objects.get(mini_program=mini_program, openid=session.openid)
-        if not created:
-            user.session_key = session.session_key
-            user.unionid = session.unionid or user.unionid
-            user.save(update_fields=["session_key", "unionid", "updated_at"])
+    user = WxUser.objects.filter(mini_program=mini_program, openid=session.openid).first()
+    created = False
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = WxUser.objects.create(
+                    mini_program=mini_program,
+                    openid=session.openid,
+                    unionid=session.unionid,
+                    session_key=session.session_key,
+                )
+            created = True
+        except IntegrityError:
+            user = WxUser.objects.get(mini_program=mini_program, openid=session.openid)
+    if not created:
+        user.session_key = session.session_key
+        user.unionid = session.unionid or user.unionid
+        user.save(update_fields=["session_key", "unionid", "updated_at"])
     user.mini_program = mini_program  # the answer names its appid: no second SELECT for it
     return user, created
 
