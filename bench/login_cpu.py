@@ -1,0 +1,129 @@
+"""CPU time per login, in one process, one login after another: commits compared, interleaved.
+
+    python -m bench.login_cpu --at before=HEAD~3 --at after=HEAD --logins 1000 --rounds 5
+
+Each round runs every variant in turn in a fresh process (that commit's code, exported with `git archive`):
+it loads the service's WSGI application (project.wsgi, the middleware and API the server runs), logs in
+200 times to warm up, then `--logins` times more, each a POST of a fresh code answered by the WeChat
+stand-in (bench/wechat_bench.py: nine in ten are returning users), and prints the process's CPU time
+(user + system) per login. No server, no concurrency: what the Gunicorn worker adds is the same for
+every variant, and the CPU time of a process doing one thing at a time moves much less with what else
+runs on a shared machine than req/s (or a worker's CPU time under load) does.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import uuid
+
+from bench import fixture, run
+from bench.ab import export_tree
+
+WORKER = """
+import io, json, sys, time
+import django
+django.setup()
+from project.wsgi import application
+
+appid, prefix, warmup, logins, profile = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+
+def login(n):
+    body = json.dumps({"appid": appid, "code": f"{prefix}-{n}"}).encode()
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/auth/login", "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "HTTP_HOST": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+    }
+    status = []
+    result = application(environ, lambda s, h, e=None: status.append(s))
+    b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    if not status[0].startswith("200"):
+        raise SystemExit(f"login answered {status[0]}")
+
+for n in range(warmup):
+    login(n)
+if profile:
+    import cProfile, pstats
+    profiler = cProfile.Profile()
+    profiler.enable()
+start = time.process_time()
+for n in range(warmup, warmup + logins):
+    login(n)
+elapsed = time.process_time() - start
+if profile:
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats(profile == 1 and "tottime" or "cumulative").print_stats(40)
+print(json.dumps({"cpu_ms_per_login": 1000 * elapsed / logins}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--at", action="append", required=True, metavar="NAME=GITREF")
+    parser.add_argument("--logins", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", type=int, default=0, help="1: cProfile by own time, 2: cumulative (to stderr)")
+    parser.add_argument("--delay-ms", type=float, default=0, help="the stand-in's delay before each answer")
+    args = parser.parse_args()
+    fixture.exit_cleanly_on_signals()
+
+    run_dir = fixture.new_run_dir()
+    run_dir.chmod(0o755)
+    (run_dir / "logs").mkdir()
+    data = fixture.BenchData(uuid.uuid4().hex[:8], run_dir)
+    trees = {}
+    standin = None
+    results: dict[str, list[float]] = {}
+    try:
+        for item in args.at:
+            name, ref = item.split("=", 1)
+            trees[name] = export_tree(ref, run_dir / "trees" / name)
+        seed = data.create("quick")
+        bench = run.Bench.__new__(run.Bench)
+        bench.run_dir, bench.data = run_dir, data
+        standin, base = bench._start_standin(seed)
+        if args.delay_ms:
+            from bench import slow_upstream
+
+            slow_upstream.set_delay(base, args.delay_ms)
+        env = data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000", WECHAT_API_BASE=base)
+        for round_no in range(1, args.rounds + 1):
+            for name, tree in trees.items():
+                prefix = f"bench-cpu-{uuid.uuid4().hex[:8]}"
+                out = subprocess.run(
+                    [sys.executable, "-c", WORKER, seed["appid"], prefix, "200", str(args.logins), str(args.profile)],
+                    cwd=tree,
+                    env={**env, "PYTHONPATH": str(tree)},
+                    capture_output=True,
+                    text=True,
+                    timeout=1200,
+                    check=False,
+                )
+                if out.returncode:
+                    raise RuntimeError(f"{name}: exit {out.returncode}\n{out.stderr[-3000:]}")
+                if args.profile:
+                    print(out.stderr[-12000:], flush=True)
+                ms = float(out.stdout.strip().splitlines()[-1].split(":")[1].rstrip("}"))
+                results.setdefault(name, []).append(ms)
+                print(f"round {round_no} {name:>10} {ms:7.3f} ms CPU per login", flush=True)
+        first = next(iter(trees))
+        ref = statistics.median(results[first])
+        print(f"\nmedian CPU ms per login over {args.rounds} rounds of {args.logins}; ratio to {first}")
+        for name, values in results.items():
+            med = statistics.median(values)
+            spread = 100 * (max(values) - min(values)) / med
+            print(f"  {name:>10} {med:7.3f}  x{med / ref:5.2f}  (rounds spread {spread:.0f}%)")
+    finally:
+        if standin is not None:
+            standin.terminate()
+            standin.wait(timeout=10)
+        data.destroy()
+
+
+if __name__ == "__main__":
+    main()
