@@ -6,12 +6,14 @@ Each round runs every variant in turn in a fresh process (that commit's code, ex
 it loads the service's WSGI application (project.wsgi, the middleware and API the server runs), logs in
 200 times to warm up, then `--logins` times more, each a POST of a fresh code answered by the WeChat
 stand-in (bench/wechat_bench.py: nine in ten are returning users), and prints the process's CPU time
-(user + system) per login. No server, no concurrency: what the Gunicorn worker adds is the same for
-every variant, and the CPU time of a process doing one thing at a time moves much less with what else
-runs on a shared machine than req/s (or a worker's CPU time under load) does.
+per login, user and system (the kernel's share: mostly the sends and receives of the loopback round
+trips). No server, no concurrency: what the Gunicorn worker adds is the same for every variant, and the
+CPU time of a process doing one thing at a time moves less with what else runs on a shared machine than
+req/s (or a worker's CPU time under load) does.
 """
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from bench import fixture, run
 from bench.ab import export_tree
 
 WORKER = """
-import io, json, sys, time
+import io, json, os, sys
 import django
 django.setup()
 from project.wsgi import application
@@ -51,14 +53,15 @@ if profile:
     import cProfile, pstats
     profiler = cProfile.Profile()
     profiler.enable()
-start = time.process_time()
+start = os.times()
 for n in range(warmup, warmup + logins):
     login(n)
-elapsed = time.process_time() - start
+end = os.times()
 if profile:
     profiler.disable()
     pstats.Stats(profiler, stream=sys.stderr).sort_stats(profile == 1 and "tottime" or "cumulative").print_stats(40)
-print(json.dumps({"cpu_ms_per_login": 1000 * elapsed / logins}))
+user, system = end.user - start.user, end.system - start.system
+print(json.dumps({"user": 1000 * user / logins, "system": 1000 * system / logins}))
 """
 
 
@@ -108,16 +111,24 @@ def main() -> None:
                     raise RuntimeError(f"{name}: exit {out.returncode}\n{out.stderr[-3000:]}")
                 if args.profile:
                     print(out.stderr[-12000:], flush=True)
-                ms = float(out.stdout.strip().splitlines()[-1].split(":")[1].rstrip("}"))
-                results.setdefault(name, []).append(ms)
-                print(f"round {round_no} {name:>10} {ms:7.3f} ms CPU per login", flush=True)
+                cpu = json.loads(out.stdout.strip().splitlines()[-1])
+                cpu["total"] = cpu["user"] + cpu["system"]
+                for kind, ms in cpu.items():
+                    results.setdefault((name, kind), []).append(ms)
+                print(
+                    f"round {round_no} {name:>10} {cpu['total']:7.3f} ms CPU per login "
+                    f"(user {cpu['user']:.3f}, system {cpu['system']:.3f})",
+                    flush=True,
+                )
         first = next(iter(trees))
-        ref = statistics.median(results[first])
-        print(f"\nmedian CPU ms per login over {args.rounds} rounds of {args.logins}; ratio to {first}")
-        for name, values in results.items():
-            med = statistics.median(values)
-            spread = 100 * (max(values) - min(values)) / med
-            print(f"  {name:>10} {med:7.3f}  x{med / ref:5.2f}  (rounds spread {spread:.0f}%)")
+        for kind in ("total", "user", "system"):
+            ref = statistics.median(results[(first, kind)])
+            print(f"\nmedian {kind} CPU ms per login over {args.rounds} rounds of {args.logins}; ratio to {first}")
+            for name in trees:
+                values = results[(name, kind)]
+                med = statistics.median(values)
+                spread = 100 * (max(values) - min(values)) / med
+                print(f"  {name:>10} {med:7.3f}  x{med / ref:5.2f}  (rounds spread {spread:.0f}%)")
     finally:
         if standin is not None:
             standin.terminate()
