@@ -24,6 +24,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken, MiniProgram, WxUser
 from corelib import cache as safe_cache
 from corelib import cache_replay, ratelimit, wechat
+from corelib.db.row_read import first_where
 from corelib.dbpool import release_connections
 from corelib.errors import ApiError, NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
 
@@ -63,7 +64,7 @@ def _token_key(digest: str) -> str:
 
 
 def get_mini_program(appid: str) -> MiniProgram:
-    mini_program = MiniProgram.objects.filter(appid=appid, is_active=True).first()
+    mini_program = first_where(MiniProgram, appid=appid, is_active=True)
     if mini_program is None:
         raise NotFoundError(f"No mini-program with appid {appid!r}.", code="unknown_appid", field="appid")
     return mini_program
@@ -98,7 +99,7 @@ def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tu
     the second gets an IntegrityError and updates the row the first inserted. A
     returning user (most logins) costs one SELECT and one UPDATE.
     """
-    user = WxUser.objects.filter(mini_program=mini_program, openid=session.openid).first()
+    user = first_where(WxUser, mini_program_id=mini_program.id, openid=session.openid)
     created = False
     if user is None:
         try:
