@@ -1,15 +1,15 @@
-"""CPU time per login, in one process, one login after another: commits compared, interleaved.
+"""CPU time per login, in processes that each log in one time after another: commits compared side by side.
 
     python -m bench.login_cpu --at before=HEAD~3 --at after=HEAD --logins 1000 --rounds 5
 
-Each round runs every variant in turn in a fresh process (that commit's code, exported with `git archive`):
-it loads the service's WSGI application (project.wsgi, the middleware and API the server runs), logs in
-200 times to warm up, then `--logins` times more, each a POST of a fresh code answered by the WeChat
-stand-in (bench/wechat_bench.py: nine in ten are returning users), and prints the process's CPU time
-per login, user and system (the kernel's share: mostly the sends and receives of the loopback round
-trips). No server, no concurrency: what the Gunicorn worker adds is the same for every variant, and the
-CPU time of a process doing one thing at a time moves less with what else runs on a shared machine than
-req/s (or a worker's CPU time under load) does.
+Each round starts every variant at once, each in a fresh process (that commit's code, exported with
+`git archive`), so that all of them live through the same moments of a machine other jobs load. A process
+loads the service's WSGI application (project.wsgi: the middleware and API the server runs), logs in 200
+times to warm up, then `--logins` times more, each a POST of a fresh code answered by the WeChat stand-in
+(bench/wechat_bench.py: nine in ten are returning users), and reports its CPU time per login, user and
+system (the kernel's share: mostly the sends and receives of the loopback round trips). No server and no
+concurrency within a process: what the Gunicorn worker adds is the same for every variant, and a process's
+CPU time moves less with what else runs than req/s (or a worker's CPU time under load) does.
 """
 
 import argparse
@@ -96,22 +96,26 @@ def main() -> None:
             slow_upstream.set_delay(base, args.delay_ms)
         env = data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000", WECHAT_API_BASE=base)
         for round_no in range(1, args.rounds + 1):
-            for name, tree in trees.items():
-                prefix = f"bench-cpu-{uuid.uuid4().hex[:8]}"
-                out = subprocess.run(
-                    [sys.executable, "-c", WORKER, seed["appid"], prefix, "200", str(args.logins), str(args.profile)],
+            # Every variant at once, each in its own process: they share whatever else the machine runs.
+            running = {
+                name: subprocess.Popen(
+                    [sys.executable, "-c", WORKER, seed["appid"], f"bench-cpu-{uuid.uuid4().hex[:8]}", "200"]
+                    + [str(args.logins), str(args.profile)],
                     cwd=tree,
                     env={**env, "PYTHONPATH": str(tree)},
-                    capture_output=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
                     text=True,
-                    timeout=1200,
-                    check=False,
                 )
-                if out.returncode:
-                    raise RuntimeError(f"{name}: exit {out.returncode}\n{out.stderr[-3000:]}")
+                for name, tree in trees.items()
+            }
+            for name, process in running.items():
+                stdout, stderr = process.communicate(timeout=1200)
+                if process.returncode:
+                    raise RuntimeError(f"{name}: exit {process.returncode}\n{stderr[-3000:]}")
                 if args.profile:
-                    print(out.stderr[-12000:], flush=True)
-                cpu = json.loads(out.stdout.strip().splitlines()[-1])
+                    print(stderr[-12000:], flush=True)
+                cpu = json.loads(stdout.strip().splitlines()[-1])
                 cpu["total"] = cpu["user"] + cpu["system"]
                 for kind, ms in cpu.items():
                     results.setdefault((name, kind), []).append(ms)
