@@ -12,7 +12,6 @@ import hashlib
 import logging
 import secrets
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,10 +102,7 @@ def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tu
     created = False
     if user is None:
         try:
-            # Login runs in autocommit, where a failed INSERT leaves nothing to roll back and an atomic block
-            # would cost three statements more (autocommit off, COMMIT, autocommit on). Within a caller's
-            # transaction a savepoint keeps the IntegrityError from dooming it.
-            with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+            with transaction.atomic():
                 user = WxUser.objects.create(
                     mini_program=mini_program,
                     openid=session.openid,
