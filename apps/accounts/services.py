@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken, MiniProgram, WxUser
 from corelib import cache as safe_cache
 from corelib import cache_replay, ratelimit, wechat
-from corelib.db.row_read import first_where
+from corelib.db.row_read import first_where, insert, update_fields
 from corelib.dbpool import release_connections
 from corelib.errors import ApiError, NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnauthorizedError
 
@@ -113,9 +113,8 @@ def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tu
         except IntegrityError:
             user = WxUser.objects.get(mini_program=mini_program, openid=session.openid)
     if not created:
-        user.session_key = session.session_key
-        user.unionid = session.unionid or user.unionid
-        user.save(update_fields=["session_key", "unionid", "updated_at"])
+        unionid = session.unionid or user.unionid
+        update_fields(user, session_key=session.session_key, unionid=unionid, updated_at=timezone.now())
     user.mini_program = mini_program  # the answer names its appid: no second SELECT for it
     return user, created
 
@@ -123,7 +122,7 @@ def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tu
 def issue_token(user: WxUser, ttl: timedelta | None = None) -> tuple[str, ApiToken]:
     raw = secrets.token_urlsafe(32)
     expires_at = timezone.now() + (ttl if ttl is not None else token_ttl())
-    api_token = ApiToken.objects.create(digest=digest_of(raw), user=user, expires_at=expires_at)
+    api_token = insert(ApiToken(digest=digest_of(raw), user=user, expires_at=expires_at))
     return raw, api_token
 
 

@@ -1,4 +1,4 @@
-"""Fetch the one model instance matching a few exact values, with the SQL compiled once per process.
+"""Read one model instance by a few exact values, update or insert one row: no QuerySet, no compiler per call.
 
 `Model.objects.filter(a=x, b=y).first()` builds a QuerySet, clones it and runs
 Django's SQL compiler on every call, as a primary-key read does (see
@@ -9,6 +9,11 @@ every concrete field, each through the same converters, built with from_db().
 
 Only values Django passes to the driver unchanged (str, int, bool) are
 accepted, so the parameters of one call can stand in for another's.
+
+update_fields() and insert() write the SQL Django's save() writes for a plain
+model (no parents, no expressions as values), with each value prepared by its
+field as save() prepares it, but without save()'s per-call query building (or
+its signals: nothing here listens to them for the models that use these).
 """
 
 from __future__ import annotations
@@ -59,3 +64,51 @@ def first_where(model: type[M], **exact: Any) -> M | None:
         for convert in functions:
             values[position] = convert(values[position], expression, connection)
     return model.from_db(alias, attnames, values)
+
+
+# (model, field names, alias) -> the UPDATE or INSERT statement; identifiers only, quoted from the model's meta
+_statements: dict[tuple[str, type[Model], tuple[str, ...], str], str] = {}
+
+
+def _statement(kind: str, model: type[Model], fields: list, connection) -> str:
+    key = (kind, model, tuple(field.name for field in fields), connection.alias)
+    sql = _statements.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        if kind == "update":
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - the values are parameters
+        else:
+            columns = ", ".join(quote(field.column) for field in fields)
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+        _statements[key] = sql
+    return sql
+
+
+def update_fields(instance: Model, **values: Any) -> None:
+    """Set these fields on the instance and in its row, like `save(update_fields=...)` with these values
+    (an auto_now field changes only if named)."""
+    model = type(instance)
+    connection = connections[router.db_for_write(model, instance=instance) or "default"]
+    fields = [model._meta.get_field(name) for name in values]
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(_statement("update", model, fields, connection), (*params, instance.pk))
+    for name, value in values.items():
+        setattr(instance, name, value)
+
+
+def insert(instance: M) -> M:
+    """Store a new instance as `save()` would (auto_now_add and auto_now fields set), and give it its id."""
+    model = type(instance)
+    alias = router.db_for_write(model, instance=instance) or "default"
+    connection = connections[alias]
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_statement("insert", model, fields, connection), params)
+        instance.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    instance._state.adding = False
+    instance._state.db = alias
+    return instance

@@ -1,10 +1,13 @@
-"""A lookup on a unique key with its SQL compiled once answers the instance the ORM's `.first()` answers."""
+"""Reads, updates and inserts without the ORM's per-call query building answer and store what the ORM does."""
+
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from apps.accounts.models import MiniProgram, WxUser
-from corelib.db.row_read import first_where
+from apps.accounts.models import ApiToken, MiniProgram, WxUser
+from corelib.db.row_read import first_where, insert, update_fields
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -47,3 +50,29 @@ def test_it_refuses_a_value_django_would_convert():
 
     with pytest.raises(TypeError):
         first_where(WxUser, mini_program=app, openid="o-row")
+
+
+def test_update_fields_writes_what_save_writes():
+    app = MiniProgram.objects.create(appid="wxrowup", secret="s" * 32)
+    user = WxUser.objects.create(mini_program=app, openid="o-up", session_key="old")
+    moment = timezone.now()
+
+    update_fields(user, session_key="new", unionid="u-1", updated_at=moment)
+
+    stored = WxUser.objects.get(pk=user.pk)
+    assert (stored.session_key, stored.unionid, stored.updated_at) == ("new", "u-1", moment)
+    assert (user.session_key, user.unionid) == ("new", "u-1")
+    assert WxUser.objects.filter(session_key="old").count() == 0
+
+
+def test_insert_stores_the_row_save_would_and_gives_it_its_id():
+    app = MiniProgram.objects.create(appid="wxrowin", secret="s" * 32)
+    user = WxUser.objects.create(mini_program=app, openid="o-in")
+    expires = timezone.now() + timedelta(days=1)
+
+    token = insert(ApiToken(digest="d" * 64, user=user, expires_at=expires))
+
+    stored = ApiToken.objects.get(pk=token.pk)
+    assert (stored.digest, stored.user_id, stored.expires_at, stored.revoked_at) == ("d" * 64, user.pk, expires, None)
+    assert stored.created_at == token.created_at and token.created_at is not None
+    assert not token._state.adding
