@@ -11,7 +11,7 @@ CASE_TITLES = {
     "db_redis": "db_redis (1 row by pk + 1 Redis GET)",
     "board_cached": "board, cached (first page of messages)",
     "board_uncached": "board, uncached (page cache bypassed)",
-    "login": "login (WeChat stand-in, lock, get-or-create, token)",
+    "login": "login (WeChat stand-in, get-or-create, token)",
 }
 SERVER_TITLES = {
     "gevent": "service: gunicorn gevent",

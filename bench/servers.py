@@ -110,14 +110,15 @@ def available(kind: str) -> bool:
 
 
 def command(
-    kind: str, port: int, run_dir: Path, threads: int | None = None, app: str | None = None
+    kind: str, port: int, run_dir: Path, threads: int | None = None, app: str | None = None, root: Path = ROOT
 ) -> tuple[list[str], dict, str]:
     """argv, extra environment and a one-line description for a server kind.
 
     threads: gthread's threads or granian's blocking threads per worker (the defaults above when None);
-    app: a bench variant of the service's WSGI app ("module:callable"), for the kinds that run the service.
+    app: a bench variant of the service's WSGI app ("module:callable"), for the kinds that run the service;
+    root: the checkout whose code Gunicorn runs (another commit's, for bench.ab --at).
     """
-    gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "bench" / "gunicorn_bench.py"), "--bind", f"127.0.0.1:{port}"]
+    gunicorn = [str(BIN / "gunicorn"), "-c", str(root / "bench" / "gunicorn_bench.py"), "--bind", f"127.0.0.1:{port}"]
     common = {"GUNICORN_WORKERS": str(WORKERS), "BENCH_SERVER": kind}
     if app and kind in ("gevent", "sync", "gthread"):
         common["BENCH_WSGI_APP"] = app
@@ -199,13 +200,14 @@ def start(
     timeout: float = 60.0,
     threads: int | None = None,
     app: str | None = None,
+    root: Path = ROOT,
 ) -> Server:
     port = free_port()
-    argv, extra, info = command(kind, port, run_dir, threads, app)
+    argv, extra, info = command(kind, port, run_dir, threads, app, root)
     log = run_dir / f"server-{kind}.log"
     handle = open(log, "ab")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        argv, cwd=ROOT, env={**env, **extra}, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        argv, cwd=root, env={**env, **extra}, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
     )
     server = Server(kind, port, process, log, info)
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pyte
 LOGINS = 50
 
 
-@pytest.fixture(params=["with the Redis lock", "Redis down: the unique constraint alone"])
+@pytest.fixture(params=["Redis up", "Redis down: the unique constraint alone"])
 def server(request, service_env, standin, tmp_path):
     """Gunicorn as production runs it, with 4 gevent workers, on this run's databases (and Redis, or none)."""
     port = free_port()

@@ -44,6 +44,16 @@ def test_login_is_limited_per_appid(standin, mini_programs, settings):
     assert login_from(standin, APP_A[0], "203.0.113.50").status_code == 200
 
 
+def test_logins_an_address_is_refused_do_not_spend_its_mini_programs_limit(standin, mini_programs, settings):
+    settings.RATE_LIMITS = {**GENEROUS, "login_ip": (1, 60), "login_app": (3, 60)}
+
+    flood = [login_from(standin, APP_B[0], "198.51.100.30").status_code for _ in range(5)]
+    others = [login_from(standin, APP_B[0], f"198.51.100.{n}").status_code for n in (31, 32, 33)]
+
+    assert flood == [200, 429, 429, 429, 429]
+    assert others == [200, 200, 429]
+
+
 def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(standin, mini_programs, settings):
     settings.RATE_LIMITS = {**GENEROUS, "login_ip": (2, 60)}
     settings.TRUSTED_PROXIES = ["127.0.0.1"]

@@ -51,7 +51,7 @@ def test_reads_and_writes_work_with_redis_stopped(private_redis, standin, mini_p
     safe_cache.reset_backoff()
 
     assert alice.api.get("/api/v1/me").status_code == 401
-    bob = log_in(standin, APP_A[0])  # login takes its Redis lock again
+    bob = log_in(standin, APP_A[0])  # login counts against its rate limits in Redis again
     after = post(bob, board["id"], "after")
     assert [m["id"] for m in bob.api.get(f"/api/v1/boards/{board['id']}/messages").json()["items"]][:2] == [
         after["id"],

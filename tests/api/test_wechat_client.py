@@ -1,6 +1,11 @@
 """corelib.wechat against the stand-in over real HTTP: shapes and errcodes."""
 
+import json
+import ssl
+import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -124,3 +129,55 @@ def test_concurrent_calls_reuse_kept_connections_instead_of_discarding_them(stan
 
     assert [s.openid for s in sessions] == [m["openid"] for m in minted]
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+@pytest.fixture
+def tls_wechat(tmp_path):
+    """A WeChat look-alike over HTTPS on localhost, with a self-signed certificate: (base URL, certificate file)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Token(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"access_token": "over-tls", "expires_in": 7200}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Token)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://localhost:{server.server_address[1]}", cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_refuses_a_wechat_whose_certificate_it_cannot_verify(tls_wechat, settings, monkeypatch):
+    base, _ = tls_wechat
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    settings.WECHAT_API_BASE = base
+    monkeypatch.setattr(wechat, "_managers", {})
+
+    with pytest.raises(wechat.WeChatUnavailableError):
+        wechat.fetch_access_token(*APP_A, stable=False)
+
+
+def test_it_trusts_the_ca_bundle_named_in_the_environment(tls_wechat, settings, monkeypatch):
+    base, cert = tls_wechat
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    settings.WECHAT_API_BASE = base
+    monkeypatch.setattr(wechat, "_managers", {})
+
+    assert wechat.fetch_access_token(*APP_A, stable=False) == ("over-tls", 7200)
