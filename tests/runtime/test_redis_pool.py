@@ -1,7 +1,7 @@
 """More concurrent requests than pooled Redis connections: they wait their turn.
 
 Were the pool to raise instead, the cache would take Redis for down and send
-reads to MySQL, and rate limits and locks (which let everything through while
+reads to MySQL, and rate limits (which let everything through while
 Redis is down) would switch off under load.
 """
 
