@@ -10,8 +10,8 @@ runs wrk; the table gives each variant's req/s per round and its median as a rat
 With --cpu it also gives the CPU time (user + system, from /proc) the Gunicorn workers spent per answered
 request over the measured run, drained: on a shared machine a steadier figure than req/s, which moves with
 whatever else runs. With --spread it also counts, mid-run, the established connections each worker holds
-(how the kernel spread the clients over the workers). The login cases run against the WeChat stand-in
-(bench/wechat_bench.py), with login_slow's delay.
+(how the kernel spread the clients over the workers). The login cases and post_moderated run against the
+WeChat stand-in (bench/wechat_bench.py), with their delay; post_moderated on bench/wsgi_moderated.py.
 """
 
 import argparse
@@ -42,6 +42,15 @@ VARIANTS = {
     # Each Gunicorn worker loads the app itself instead of being forked from its generation's app template.
     "own_app": {"GUNICORN_SHARED_APP": "0"},
 }
+
+
+def print_ratios(label: str, values_by_name: dict[str, list[float]], digits: int) -> None:
+    """Each variant's median over its rounds, as a ratio of the first variant's, and how far its rounds spread."""
+    ref = statistics.median(next(iter(values_by_name.values())))
+    for name, values in values_by_name.items():
+        med = statistics.median(values)
+        spread_pct = 100 * (max(values) - min(values)) / med
+        print(f"  {label}{name:>10} {med:8.{digits}f}  x{med / ref:5.2f}  (rounds spread {spread_pct:.0f}%)")
 
 
 def spread(port: int) -> list[int]:
@@ -112,14 +121,17 @@ def main() -> None:
         case = run.define_cases(seed, "ab")[args.case]
         base_env = data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
         base_env.update(item.split("=", 1) for item in args.env)
-        if case.path == "/api/v1/auth/login":
+        if case.upstream_delay_ms or case.path == "/api/v1/auth/login":
             bench = run.Bench.__new__(run.Bench)
             bench.run_dir, bench.data = run_dir, data
             standin, base_env["WECHAT_API_BASE"] = bench._start_standin(seed)
             slow_upstream.set_delay(base_env["WECHAT_API_BASE"], case.upstream_delay_ms)
         for round_no in range(1, args.rounds + 1):
             for name in names:
-                server = servers.start("gevent", {**base_env, **envs[name]}, run_dir, "/api/health", root=roots[name])
+                app = slow_upstream.MODERATED_APP if args.case == "post_moderated" else None
+                server = servers.start(
+                    "gevent", {**base_env, **envs[name]}, run_dir, "/api/health", root=roots[name], app=app
+                )
                 try:
                     for conns in args.conns:
                         load.wait_until_closed(server.port)
@@ -152,21 +164,11 @@ def main() -> None:
         first = names[0]
         print(f"\nmedian req/s over {args.rounds} rounds ({args.case}); ratio to {first} of the same concurrency")
         for conns in args.conns:
-            ref = statistics.median(results[(first, conns)])
-            for name in names:
-                values = results[(name, conns)]
-                med = statistics.median(values)
-                spread_pct = 100 * (max(values) - min(values)) / med
-                print(f"  c={conns:<5} {name:>10} {med:8.0f}  x{med / ref:5.2f}  (rounds spread {spread_pct:.0f}%)")
+            print_ratios(f"c={conns:<5} ", {name: results[(name, conns)] for name in names}, digits=0)
         if args.cpu:
             print(f"\nmedian worker CPU ms per request over {args.rounds} rounds; ratio to {first}")
             for conns in args.conns:
-                ref = statistics.median(cpu[(first, conns)])
-                for name in names:
-                    values = cpu[(name, conns)]
-                    med = statistics.median(values)
-                    spread_pct = 100 * (max(values) - min(values)) / med
-                    print(f"  c={conns:<5} {name:>10} {med:8.3f}  x{med / ref:5.2f}  (rounds spread {spread_pct:.0f}%)")
+                print_ratios(f"c={conns:<5} ", {name: cpu[(name, conns)] for name in names}, digits=3)
     finally:
         if standin is not None:
             standin.terminate()

@@ -14,13 +14,12 @@ CPU time moves less with what else runs than req/s (or a worker's CPU time under
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import uuid
 
 from bench import fixture, run
-from bench.ab import export_tree
+from bench.ab import export_tree, print_ratios
 
 WORKER = """
 import io, json, os, sys
@@ -126,13 +125,8 @@ def main() -> None:
                 )
         first = next(iter(trees))
         for kind in ("total", "user", "system"):
-            ref = statistics.median(results[(first, kind)])
             print(f"\nmedian {kind} CPU ms per login over {args.rounds} rounds of {args.logins}; ratio to {first}")
-            for name in trees:
-                values = results[(name, kind)]
-                med = statistics.median(values)
-                spread = 100 * (max(values) - min(values)) / med
-                print(f"  {name:>10} {med:7.3f}  x{med / ref:5.2f}  (rounds spread {spread:.0f}%)")
+            print_ratios("", {name: results[(name, kind)] for name in trees}, digits=3)
     finally:
         if standin is not None:
             standin.terminate()

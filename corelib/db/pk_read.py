@@ -42,9 +42,15 @@ def values_by_pk(model: type[Model], pk: int, *fields: str) -> dict[str, Any] | 
     if compiled is None:
         compiled = _compiled[cache_key] = _compile(model, fields, alias)
     sql, names, converters = compiled
+    values = fetch_one(alias, sql, (int(pk),), converters)
+    return None if values is None else dict(zip(names, values, strict=True))
+
+
+def fetch_one(alias: str, sql: str, params: tuple, converters: list) -> list[Any] | None:
+    """The first row of `sql`, each column through the converters a queryset applies to it, or None."""
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(sql, (int(pk),))
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -52,4 +58,4 @@ def values_by_pk(model: type[Model], pk: int, *fields: str) -> dict[str, Any] | 
     for position, (functions, expression) in converters:
         for convert in functions:
             values[position] = convert(values[position], expression, connection)
-    return dict(zip(names, values, strict=True))
+    return values

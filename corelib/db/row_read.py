@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 from django.db import connections, router
 from django.db.models import Model
 
+from corelib.db.pk_read import fetch_one
+
 M = TypeVar("M", bound=Model)
 
 _PLAIN = (str, int, bool)
@@ -53,17 +55,8 @@ def first_where(model: type[M], **exact: Any) -> M | None:
     if compiled is None:
         compiled = _compiled[cache_key] = _compile(model, exact, alias)
     sql, attnames, converters = compiled
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, tuple(exact.values()))
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for position, (functions, expression) in converters:
-        for convert in functions:
-            values[position] = convert(values[position], expression, connection)
-    return model.from_db(alias, attnames, values)
+    values = fetch_one(alias, sql, tuple(exact.values()), converters)
+    return None if values is None else model.from_db(alias, attnames, values)
 
 
 # (model, field names, alias) -> the UPDATE or INSERT statement; identifiers only, quoted from the model's meta
