@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.servers import children_map
 from tests.runtime.conftest import CONF
 from tests.runtime.stack import established_ports, log_size, read_from, supervisorctl, wait_for_log
 from tests.support import wait_for_http, wait_until
@@ -24,16 +25,7 @@ def _master(stack) -> int:
 
 
 def _children(pid: int) -> set[int]:
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue  # exited meanwhile
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                children.add(int(entry.name))
-    return children
+    return set(children_map().get(pid, []))
 
 
 def _template(stack) -> int:
