@@ -48,3 +48,29 @@ def test_api_answers_carry_their_length_so_gunicorn_does_not_chunk_them(path):
     status, headers, body = call(path)
     assert headers["content-length"] == [str(len(body))]
     assert "transfer-encoding" not in headers
+
+
+def test_a_kept_url_match_gives_each_request_its_own_arguments():
+    # The API's handler keeps each path's URL match (corelib.url_cache); a change one request's
+    # middleware makes to its view arguments must not reach the next request for the same path.
+    from corelib import url_cache
+
+    first = url_cache.resolve("/api/v1/boards/5/messages")
+    first.kwargs["board_id"] = "changed"
+    again = url_cache.resolve("/api/v1/boards/5/messages")
+    other = url_cache.resolve("/api/v1/boards/7/messages")
+    assert again.kwargs == {"board_id": "5"}
+    assert other.kwargs == {"board_id": "7"}
+    assert again.func is other.func
+    assert again is not first
+
+
+def test_the_kept_url_matches_follow_a_swapped_urlconf(settings):
+    from django.urls import Resolver404
+
+    from corelib import url_cache
+
+    url_cache.resolve("/api/health")  # kept under the project's URLconf
+    settings.ROOT_URLCONF = "tests.foundation.urls_empty"
+    with pytest.raises(Resolver404):
+        url_cache.resolve("/api/health")
