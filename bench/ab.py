@@ -122,9 +122,7 @@ def main() -> None:
         base_env = data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
         base_env.update(item.split("=", 1) for item in args.env)
         if case.upstream_delay_ms or case.path == "/api/v1/auth/login":
-            bench = run.Bench.__new__(run.Bench)
-            bench.run_dir, bench.data = run_dir, data
-            standin, base_env["WECHAT_API_BASE"] = bench._start_standin(seed)
+            standin, base_env["WECHAT_API_BASE"] = run.start_standin(run_dir, data, seed)
             slow_upstream.set_delay(base_env["WECHAT_API_BASE"], case.upstream_delay_ms)
         for round_no in range(1, args.rounds + 1):
             for name in names:
@@ -170,9 +168,7 @@ def main() -> None:
             for conns in args.conns:
                 print_ratios(f"c={conns:<5} ", {name: cpu[(name, conns)] for name in names}, digits=3)
     finally:
-        if standin is not None:
-            standin.terminate()
-            standin.wait(timeout=10)
+        run.stop_standin(standin)
         data.destroy()
 
 

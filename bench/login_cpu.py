@@ -86,9 +86,7 @@ def main() -> None:
             name, ref = item.split("=", 1)
             trees[name] = export_tree(ref, run_dir / "trees" / name)
         seed = data.create("quick")
-        bench = run.Bench.__new__(run.Bench)
-        bench.run_dir, bench.data = run_dir, data
-        standin, base = bench._start_standin(seed)
+        standin, base = run.start_standin(run_dir, data, seed)
         if args.delay_ms:
             from bench import slow_upstream
 
@@ -128,9 +126,7 @@ def main() -> None:
             print(f"\nmedian {kind} CPU ms per login over {args.rounds} rounds of {args.logins}; ratio to {first}")
             print_ratios("", {name: results[(name, kind)] for name in trees}, digits=3)
     finally:
-        if standin is not None:
-            standin.terminate()
-            standin.wait(timeout=10)
+        run.stop_standin(standin)
         data.destroy()
 
 

@@ -44,7 +44,7 @@ def main() -> None:
         env = data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
         env.update(item.split("=", 1) for item in args.env)
         if args.case == "login":
-            standin, env["WECHAT_API_BASE"] = start_standin(run_dir, data, seed)
+            standin, env["WECHAT_API_BASE"] = run.start_standin(run_dir, data, seed)
         kind = args.server
         if args.case == "board_uncached":
             env["BENCH_WSGI_APP"] = "bench.wsgi_uncached:application"
@@ -80,16 +80,8 @@ def main() -> None:
     finally:
         if server:
             server.stop()
-        if standin:
-            standin.terminate()
-            standin.wait(timeout=10)
+        run.stop_standin(standin)
         data.destroy()
-
-
-def start_standin(run_dir, data, seed):
-    bench = run.Bench.__new__(run.Bench)
-    bench.run_dir, bench.data = run_dir, data
-    return bench._start_standin(seed)
 
 
 if __name__ == "__main__":

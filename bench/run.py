@@ -234,7 +234,7 @@ class Bench:
             env = self.data.env(RATE_LOGIN_PER_IP="1000000000", RATE_LOGIN_PER_APP="1000000000")
             env.update(slow_upstream.LIFTED_WRITE_LIMITS)
             if {"login", *slow_upstream.CASES} & set(self.mode.cases):
-                standin, base = self._start_standin(seed)
+                standin, base = start_standin(self.run_dir, self.data, seed)
                 env["WECHAT_API_BASE"] = base
                 self.standin_base = base
                 self.standin_ceiling = slow_upstream.measure_standin(self, base, seed)
@@ -243,9 +243,7 @@ class Bench:
             if self.mode.reload_hups:
                 self._measure_reload()
         finally:
-            if standin is not None:
-                standin.terminate()
-                standin.wait(timeout=10)
+            stop_standin(standin)
             self.data.destroy()
             self.say("bench databases dropped, Redis index flushed and released")
         if self.mode.memory_load is not None:
@@ -432,35 +430,6 @@ class Bench:
             return [server.url(f"/api/probe/db-redis/{i}") for i in picks]
         return [server.url(case.path)]
 
-    def _start_standin(self, seed: dict) -> tuple[subprocess.Popen, str]:
-        port = servers.free_port()
-        log = open(self.run_dir / "wechat-standin.log", "ab")  # noqa: SIM115
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.wechat_bench",
-                "--port",
-                str(port),
-                "--appid",
-                seed["appid"],
-                "--users",
-                str(seed["users"]),
-            ],
-            cwd=ROOT,
-            env=self.data.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/__standin__/stats", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        return process, f"http://127.0.0.1:{port}"
-
     # --- output --------------------------------------------------------------------------------
     def _write(self) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -494,6 +463,43 @@ class Bench:
         md.write_text(report.markdown(meta, results, self.ab_rows, chart))
         self.say(f"report: {md}" + (f", chart: {chart}" if chart else " (no chart: matplotlib missing)"))
         return md
+
+
+def start_standin(run_dir: Path, data: fixture.BenchData, seed: dict) -> tuple[subprocess.Popen, str]:
+    """The WeChat stand-in (bench/wechat_bench.py) on a free port, answering: its process and base URL."""
+    port = servers.free_port()
+    log = open(run_dir / "wechat-standin.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.wechat_bench",
+            "--port",
+            str(port),
+            "--appid",
+            seed["appid"],
+            "--users",
+            str(seed["users"]),
+        ],
+        cwd=ROOT,
+        env=data.env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/__standin__/stats", timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop_standin(process: subprocess.Popen | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def write_memory_report(out_dir: Path, figures: dict) -> Path:
