@@ -130,6 +130,13 @@ def post_request(worker, req, environ, resp) -> None:
     metrics.request_finished(getattr(req, "metrics_started", None), getattr(resp, "status_code", None))
 
 
+def worker_exit(server, worker) -> None:
+    """A worker that stops writes out the request counts it has not flushed yet (corelib.metrics)."""
+    from corelib import metrics
+
+    metrics.flush()
+
+
 def post_worker_init(worker) -> None:
     """Log the code revision the worker serves, once gevent has patched it and the app is loaded.
 

@@ -64,13 +64,18 @@ def test_metrics_cover_every_gunicorn_worker_and_the_queues(running_stack):
     for _ in range(30):
         assert requests.get(f"{running_stack.url}/api/health/db", timeout=10).status_code == 200
 
-    answer = scrape(running_stack)
+    # Counted by whichever worker answered, summed over all of them; a worker writes its counts out every second.
+    answer = wait_until(
+        lambda: (got := scrape(running_stack))
+        and sum(values(samples(got.text), "miniprogram_http_requests_total", status="200")) - before >= 30
+        and got,
+        10,
+        "the 30 answers to show in /metrics",
+    )
 
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/plain")
     found = samples(answer.text)
-    after = sum(values(found, "miniprogram_http_requests_total", status="200"))
-    assert after - before >= 30  # counted by whichever worker answered, summed over all of them
     assert len(values(found, "miniprogram_worker_requests")) == running_stack.workers
     assert all(rss > 10_000_000 for rss in values(found, "miniprogram_worker_rss_bytes"))
     for alias in POOLED_ALIASES:  # every worker reports its slots, whether or not it has queried yet
