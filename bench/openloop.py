@@ -23,6 +23,7 @@ CONNECTION_INTERVAL = 0.1  # seconds between two sends on one connection, at mos
 MOST_CONNECTIONS = 1000  # = wrk's highest concurrency
 LEAST_CONNECTIONS = 10
 SLOT_US = 10_000  # sends are counted per 10 ms to show how evenly they came
+WINDOW_SECONDS = 10.0  # the measured run is also cut into windows this long: the worst window's p99 shows a stall
 SUMMARY = re.compile(
     r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout"
 )
@@ -46,6 +47,8 @@ class OpenLoopResult:
     failed: int = 0  # h2load's failed + errored + timeout, whole run
     not_done: int = 0  # requests h2load meant to send that never got an answer
     late_share: float = 0.0  # answers slower than a connection's send interval (they delayed the next send)
+    windows: int = 0  # windows of about WINDOW_SECONDS in the measured run
+    worst_window_p99_ms: float = 0.0  # the highest p99 of any one window
     peak_sends: float = 0.0  # the most sends in one 10 ms slot ÷ the mean per slot: how bunched the schedule was
     argv: str = ""
     error: str = ""
@@ -112,8 +115,20 @@ def summarize(result: OpenLoopResult, rows: list[tuple[int, int, int]], warmup: 
     result.max_ms = latencies[-1]
     result.non2xx = sum(1 for _, status, _ in kept if not 200 <= status < 400)
     result.late_share = sum(1 for took in latencies if took > interval * 1000) / len(latencies)
+    window_p99s = [percentile(sorted(took / 1000 for _, _, took in part), 0.99) for part in _windows(kept, begin, span)]
+    result.windows = len(window_p99s)
+    result.worst_window_p99_ms = max(window_p99s, default=0.0)
     slots = Counter((start - begin) // SLOT_US for start, _, _ in kept)
     result.peak_sends = max(slots.values()) / (len(kept) / (int(span * 1e6) // SLOT_US + 1))
+
+
+def _windows(kept: list[tuple[int, int, int]], begin: float, span: float) -> list[list[tuple[int, int, int]]]:
+    """The rows cut by their start into windows of about WINDOW_SECONDS from `begin` (the last takes the rest)."""
+    count = max(1, round(span / WINDOW_SECONDS))
+    parts: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
+    for row in kept:
+        parts[min(count - 1, int((row[0] - begin) / 1e6 // WINDOW_SECONDS))].append(row)
+    return [part for part in parts if part]
 
 
 def measure(

@@ -392,7 +392,8 @@ def openloop_line(row) -> str:
     return (
         f"{r['achieved_rps']:,.0f} of {r['target_rps']:,.0f} req/s on {r['conns']} conns, p50 {r['p50_ms']:.1f} "
         f"p99 {r['p99_ms']:.1f} p99.9 {r['p999_ms']:.1f} ms, non-2xx {r['non2xx']}, failed {r['failed']}, "
-        f"late {r['late_share']:.1%}, peak sends {r.get('peak_sends', 0):.1f}x"
+        f"late {r['late_share']:.1%}, peak sends {r.get('peak_sends', 0):.1f}x, "
+        f"worst 10 s p99 {r.get('worst_window_p99_ms', 0):.1f} ms of {r.get('windows', 0)}"
     )
 
 
@@ -408,13 +409,14 @@ def openloop_section(rows: list[dict]) -> list[str]:
         "time: an answer slower than its send interval (C ÷ rate) delays its next send, so the table shows the "
         "share of such *late* answers and the achieved rate beside the target. *Failed*: h2load's failed, errored "
         "and timed-out requests. *Peak sends*: the most requests sent in one 10 ms slot over the mean per "
-        "slot (1× is a perfectly even schedule; h2load waiting for a core bunches them). The first row is the "
+        "slot (1× is a perfectly even schedule; h2load waiting for a core bunches them). *Worst 10 s p99*: the run "
+        "cut into windows of about 10 s, the highest p99 of any one (how much one stall weighs). The first row is the "
         "generator against nginx's static file, whose own time is well under a millisecond: what the generator "
         "adds on this machine.",
         "",
         "| case | server | share of capacity | target req/s | achieved req/s | conns | p50 ms | p99 ms | p99.9 ms | "
-        "max ms | non-2xx | failed | late | peak sends |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "max ms | non-2xx | failed | late | peak sends | worst 10 s p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda row: row["case"] != "static"):
         level = "validation" if r["case"] == "static" else f"{r['level']:.0%} of {r['capacity']:,.0f}"
@@ -425,7 +427,8 @@ def openloop_section(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {r['case']} | {server} | {level} | {r['target_rps']:,.0f} | {r['achieved_rps']:,.0f} | {r['conns']} | "
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.0f} | {r['non2xx']} | "
-            f"{r['failed']} | {r['late_share']:.1%} | {r.get('peak_sends', 0):.1f}× |"
+            f"{r['failed']} | {r['late_share']:.1%} | {r.get('peak_sends', 0):.1f}× | "
+            f"{r.get('worst_window_p99_ms', 0):.1f} of {r.get('windows', 0)} |"
         )
     return lines
 

@@ -53,3 +53,18 @@ def test_bunched_sends_show_as_a_peak_above_the_mean():
     result = openloop.OpenLoopResult("static", "nginx", 0, 0, 100)
     openloop.summarize(result, rows, warmup=0, interval=0.1)
     assert result.peak_sends > 9  # ten in one slot against a mean of 1.1 over the 0.9 s they span
+
+
+def test_a_stall_in_one_window_shows_in_the_worst_window_p99_beside_the_whole_runs():
+    start = 1_700_000_000_000_000
+    # 30 s at 100 req/s, all 2 ms, but for 2% of the second window's requests (20 of 1000) taking 200 ms.
+    rows = []
+    for i in range(3000):
+        took = 200_000 if 1000 <= i < 1020 else 2_000
+        rows.append((start + i * 10_000, 200, took))
+    result = openloop.OpenLoopResult("json", "gevent", 0.5, 200, 100)
+    openloop.summarize(result, rows, warmup=0, interval=0.1)
+    assert result.windows == 3
+    assert result.worst_window_p99_ms == 200  # 2% of that window: its p99 is the stall's
+    assert result.p99_ms == 2  # under 1% of the whole run
+    assert result.max_ms == 200
