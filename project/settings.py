@@ -291,6 +291,9 @@ METRICS_ALLOWED = env_list("METRICS_ALLOWED", ["127.0.0.1", "::1"])
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com")
 WECHAT_CONNECT_TIMEOUT = env_float("WECHAT_CONNECT_TIMEOUT", 2.0)
 WECHAT_READ_TIMEOUT = env_float("WECHAT_READ_TIMEOUT", 5.0)
+# Seconds each process keeps an active mini-program's row for logins (apps.accounts.mini_programs): an
+# operator's change reaches every worker within this time. 0: read it on every login.
+MINI_PROGRAM_KEEP_SECONDS = env_float("MINI_PROGRAM_KEEP_SECONDS", 30.0)
 # "appid:secret,appid:secret": mini-programs synced into the database at deploy.
 WECHAT_MINIPROGRAMS = env_str("WECHAT_MINIPROGRAMS", "")
 

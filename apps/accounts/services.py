@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.accounts import mini_programs
 from apps.accounts.models import ApiToken, MiniProgram, WxUser
 from corelib import cache as safe_cache
 from corelib import cache_replay, ratelimit, wechat
@@ -63,7 +64,7 @@ def _token_key(digest: str) -> str:
 
 
 def get_mini_program(appid: str) -> MiniProgram:
-    mini_program = first_where(MiniProgram, appid=appid, is_active=True)
+    mini_program = mini_programs.active(appid)
     if mini_program is None:
         raise NotFoundError(f"No mini-program with appid {appid!r}.", code="unknown_appid", field="appid")
     return mini_program
@@ -84,6 +85,7 @@ def _session_for(mini_program: MiniProgram, code: str) -> wechat.Session:
         logger.warning("jscode2session failed for %s: %s", mini_program.appid, error.errmsg)
         raise ServiceUnavailableError("WeChat is unreachable; try again.", code="wechat_unavailable") from None
     except wechat.CredentialsError as error:
+        mini_programs.forget(mini_program.appid)  # an operator may be fixing the secret: read it again next time
         logger.error("WeChat rejected the credentials of %s: errcode %s", mini_program.appid, error.errcode)
         raise ServiceUnavailableError("This mini-program is misconfigured.", code="wechat_misconfigured") from None
     except wechat.WeChatError as error:
@@ -111,7 +113,12 @@ def get_or_create_user(mini_program: MiniProgram, session: wechat.Session) -> tu
                 )
             created = True
         except IntegrityError:
-            user = WxUser.objects.get(mini_program=mini_program, openid=session.openid)
+            user = WxUser.objects.filter(mini_program=mini_program, openid=session.openid).first()
+            if user is None:  # no racing first login: the mini-program row this process kept is gone
+                mini_programs.forget(mini_program.appid)
+                raise ServiceUnavailableError(
+                    "This mini-program was changed; log in again.", code="mini_program_changed"
+                ) from None
     if not created:
         unionid = session.unionid or user.unionid
         update_fields(user, session_key=session.session_key, unionid=unionid, updated_at=timezone.now())
