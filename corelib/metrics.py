@@ -156,7 +156,7 @@ def flush() -> None:
         HTTP_REQUESTS.labels(status=str(status)).inc(count)
     if any(buckets):
         # Histogram.observe adds one to one bucket and the amount to the sum; here many at once, into the same
-        # values (prometheus-client is pinned; tests/foundation/test_metrics.py compares against observe).
+        # values (prometheus-client is pinned; tests/foundation/test_metrics.py reads back the buckets observe gives).
         for value, count in zip(HTTP_DURATION._buckets, buckets, strict=True):  # noqa: SLF001
             if count:
                 value.inc(count)
