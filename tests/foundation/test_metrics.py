@@ -43,9 +43,8 @@ def read(directory: Path) -> dict:
 
 
 def value(found: dict, name: str, **labels) -> float | None:
-    wanted = {key: value for key, value in labels.items()}
     for (sample, got), number in found.items():
-        if sample == name and wanted.items() <= dict(got).items():
+        if sample == name and labels.items() <= dict(got).items():
             return number
     return None
 
