@@ -8,6 +8,9 @@ over and over while the others wait: a median under a millisecond and a p99 of
 seconds (measured by bench/, see its results). Yielding once after each response puts the
 greenlet behind every connection that is ready, round robin.
 
+Each answer's head goes out with its body in one send
+(corelib.gunicorn_response).
+
 A request Gunicorn cannot parse (a request line or headers over its limits, a
 malformed line) never reaches the app: Gunicorn answers it itself, as an HTML
 page. The API promises one JSON error shape for every 4xx, so this worker
@@ -21,7 +24,10 @@ import json
 
 import gevent
 from gunicorn import util
+from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
+
+from corelib.gunicorn_response import HeadWithBodyResponse
 
 # Gunicorn's status -> the API's error code.
 ERROR_CODES = {
@@ -56,6 +62,8 @@ class FairGeventWorker(GeventWorker):
     def init_process(self):
         # Gunicorn's handle_error writes through util.write_error; in this worker process, in JSON.
         util.write_error = write_json_error
+        # Gunicorn's wsgi.create() builds every HTTP/1 response from this name.
+        wsgi.Response = HeadWithBodyResponse
         super().init_process()
 
     def handle_request(self, listener_name, req, sock, addr):
