@@ -4,6 +4,7 @@ import pytest
 from django.db import connections
 
 from corelib import dbpool
+from corelib.db.mysql.base import connection_key
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -109,3 +110,13 @@ def test_idle_and_busy_connections_together_stay_within_the_pool_size(pool):
     connection_id(wrapper)  # a new connection: one idle one is closed to make room
     assert pool.in_use + pool.idle <= 2
     wrapper.close()
+
+
+def test_connections_are_told_apart_by_the_contents_of_their_options_not_their_identity():
+    table = {1: "typecast"}
+    params = {"host": "127.0.0.1", "port": 3306, "conv": table}
+
+    assert connection_key(params) == connection_key({**params})
+    assert connection_key(params) == connection_key({**params, "conv": {1: "typecast"}})
+    assert connection_key(params) != connection_key({**params, "conv": {1: "other"}})
+    assert connection_key(params) != connection_key({**params, "port": 3307})

@@ -14,11 +14,24 @@ from pymysql.constants import SERVER_STATUS
 from corelib.dbpool import pool_for
 
 _server_data: dict = {}
+_PLAIN = (str, int, float, bool, type(None))
+# id -> (the object, its repr): Django passes the same converters table (a module constant) to every connect,
+# and its repr was most of what a key cost. The object is kept so that its id is not reused by another.
+_described: dict[int, tuple[object, str]] = {}
+
+
+def _description(value: object) -> str:
+    entry = _described.get(id(value))
+    if entry is None or entry[0] is not value:
+        entry = _described[id(value)] = (value, repr(value))
+    return entry[1]
 
 
 def connection_key(conn_params: dict) -> tuple:
     """What makes two connections interchangeable: server, account, database, options."""
-    return tuple(sorted((key, repr(value)) for key, value in conn_params.items()))
+    return tuple(
+        sorted((key, value if isinstance(value, _PLAIN) else _description(value)) for key, value in conn_params.items())
+    )
 
 
 class DatabaseWrapper(MySQLDatabaseWrapper):
