@@ -11,7 +11,7 @@ import django
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_started
-from django.db import reset_queries
+from django.db import close_old_connections, reset_queries
 from django.urls import get_resolver
 
 from corelib import url_cache
@@ -65,5 +65,9 @@ def get_application() -> BodyLimit:
         # measured in-process under gevent). The log only fills with DEBUG on, or in a test's
         # assertNumQueries, which empties it itself.
         request_started.disconnect(reset_queries)
+    if all(database.get("CONN_MAX_AGE", 0) == 0 for database in settings.DATABASES.values()):
+        # Django also closes expired connections as a request starts. With CONN_MAX_AGE=0 everywhere, the end
+        # of the previous request closed them all: the check finds nothing, at 3-4 µs a request under gevent.
+        request_started.disconnect(close_old_connections)
     # Outermost: an oversized body is refused before any handler reads it (corelib.body_limit).
     return BodyLimit(PathDispatcher(api=ApiWSGIHandler(), full=WSGIHandler()))
