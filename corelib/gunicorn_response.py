@@ -37,12 +37,11 @@ class HeadWithBodyResponse(wsgi.Response):
             util.write(self.sock, head)
 
     def _emit_body(self, data):
-        head, self._head = self._head, None
-        if head is not None and not self.chunked:
+        if self._head is not None and not self.chunked:
+            head, self._head = self._head, None
             util.write(self.sock, head + data)
             return
-        if head is not None:
-            util.write(self.sock, head)
+        self._send_head()  # a chunked body frames each piece itself: the head goes first, on its own
         super()._emit_body(data)
 
     def sendfile(self, respiter):
