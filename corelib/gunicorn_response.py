@@ -32,6 +32,7 @@ class HeadWithBodyResponse(wsgi.Response):
         self.headers_sent = True
 
     def _send_head(self):
+        self.send_headers()
         head, self._head = self._head, None
         if head is not None:
             util.write(self.sock, head)
@@ -46,11 +47,9 @@ class HeadWithBodyResponse(wsgi.Response):
 
     def sendfile(self, respiter):
         # The file goes out by the kernel's sendfile after the head: the head must be on the wire first.
-        self.send_headers()
         self._send_head()
         return super().sendfile(respiter)
 
     def close(self):
-        self.send_headers()
         self._send_head()
         super().close()
